@@ -1,0 +1,78 @@
+package chstore_test
+
+import (
+	"testing"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+)
+
+func TestBindQuery(t *testing.T) {
+	tests := []struct {
+		name    string
+		query   string
+		params  map[string]any
+		want    string
+		wantErr bool
+	}{
+		{
+			name:   "string is quoted and escaped",
+			query:  "SELECT {p:String}",
+			params: map[string]any{"p": `it's a \ test`},
+			want:   `SELECT 'it\'s a \\ test'`,
+		},
+		{
+			name:   "integers keep their type, repeated placeholders all bound",
+			query:  "SELECT {a:Int64} + {a:Int64}, {b:UInt8}",
+			params: map[string]any{"a": int64(-5), "b": 255},
+			want:   "SELECT toInt64(-5) + toInt64(-5), toUInt8(255)",
+		},
+		{name: "missing parameter", query: "SELECT {a:Int64}", params: map[string]any{}, wantErr: true},
+		{name: "unused parameter", query: "SELECT 1", params: map[string]any{"a": 1}, wantErr: true},
+		{name: "wrong Go type", query: "SELECT {a:Int64}", params: map[string]any{"a": "1"}, wantErr: true},
+		{name: "out of range", query: "SELECT {a:UInt8}", params: map[string]any{"a": 256}, wantErr: true},
+		{name: "negative unsigned", query: "SELECT {a:UInt64}", params: map[string]any{"a": -1}, wantErr: true},
+		{name: "unsupported type", query: "SELECT {a:DateTime}", params: map[string]any{"a": 1}, wantErr: true},
+		{name: "two types for one name", query: "SELECT {a:Int64}, {a:String}", params: map[string]any{"a": 1}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := chstore.BindQuery(tt.query, tt.params)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("BindQuery(%q) error = %v, want error %v", tt.query, err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("BindQuery(%q) = %q, want %q", tt.query, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestQueriesBind checks that every embedded query loads and names its
+// parameters as its header documents.
+func TestQueriesBind(t *testing.T) {
+	period := map[string]any{"from_ms": int64(0), "to_ms": int64(1)}
+	participant := map[string]any{"platform": "INSTAGRAM", "account_id": "a", "participant_id": "p"}
+	tests := []struct {
+		name   string
+		params map[string]any
+	}{
+		{name: "funnel", params: period},
+		{name: "attribution", params: period},
+		{name: "pipeline_health", params: period},
+		{name: "open_windows", params: map[string]any{"now_ms": int64(0)}},
+		{name: "participant_history", params: participant},
+		{name: "participant", params: participant},
+		{name: "campaign_daily", params: map[string]any{"from_day": "2024-01-01", "to_day": "2024-01-31"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := chstore.Query(tt.name)
+			if err != nil {
+				t.Fatalf("Query: %v", err)
+			}
+			if _, err := chstore.BindQuery(q, tt.params); err != nil {
+				t.Errorf("BindQuery: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,44 @@
+-- pipeline_health: per minute of receipt, how many events arrived, how late Meta
+-- delivered them and how long the pipeline took to store them.
+--
+-- Parameters: from_ms, to_ms (Int64, Unix ms): events first received with
+-- from_ms <= received_time_ms < to_ms.
+--
+-- Each event counts once, at its first receipt: copies (redeliveries, replays)
+-- are grouped by event_id, keeping the copy with the greatest dedup_version (the
+-- earliest receipt, then the earliest insert), which is also the copy that
+-- survives merges, so the numbers do not change when parts merge.
+--   delay:     received_time_ms - event_time_ms, in ms (Meta to ingest);
+--   freshness: inserted_at - received time, in whole seconds (ingest to
+--              ClickHouse; inserted_at has second precision).
+-- Percentiles are quantilesExact(0.5, 0.9, 0.99): the value at index
+-- floor(level * n) of the n sorted values.
+--
+-- Result: minute (DateTime UTC), events, delay_p50_ms, delay_p90_ms,
+-- delay_p99_ms, freshness_p50_s, freshness_p90_s, freshness_p99_s, by minute.
+--
+-- Cost: to find first receipts exactly it reads every event received before
+-- to_ms (received time is not part of the sorting or partition key).
+SELECT
+    toStartOfMinute(toDateTime(intDiv(received_ms, 1000), 'UTC')) AS minute,
+    count() AS events,
+    arrayElement(quantilesExact(0.5, 0.9, 0.99)(received_ms - event_ms), 1) AS delay_p50_ms,
+    arrayElement(quantilesExact(0.5, 0.9, 0.99)(received_ms - event_ms), 2) AS delay_p90_ms,
+    arrayElement(quantilesExact(0.5, 0.9, 0.99)(received_ms - event_ms), 3) AS delay_p99_ms,
+    arrayElement(quantilesExact(0.5, 0.9, 0.99)(inserted_s - intDiv(received_ms, 1000)), 1) AS freshness_p50_s,
+    arrayElement(quantilesExact(0.5, 0.9, 0.99)(inserted_s - intDiv(received_ms, 1000)), 2) AS freshness_p90_s,
+    arrayElement(quantilesExact(0.5, 0.9, 0.99)(inserted_s - intDiv(received_ms, 1000)), 3) AS freshness_p99_s
+FROM
+(
+    SELECT
+        event_id,
+        any(event_time_ms) AS event_ms,
+        argMax(received_time_ms, dedup_version) AS received_ms,
+        toInt64(toUInt32(argMax(inserted_at, dedup_version))) AS inserted_s
+    FROM events
+    WHERE received_time_ms < {to_ms:Int64}
+    GROUP BY event_id
+    HAVING received_ms >= {from_ms:Int64}
+)
+GROUP BY minute
+ORDER BY minute
