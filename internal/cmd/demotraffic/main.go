@@ -1,0 +1,177 @@
+// Command demotraffic sends demo traffic to ingest: the webhooks of a
+// traffic.Plan, signed as Meta signs them, at a chosen rate or as fast as
+// possible, retrying failed deliveries as Meta would. It prints what was
+// delivered and what the pipeline must end up with (the plan's Expected),
+// and can write the latter as JSON for scripts and tests.
+//
+// The same flags always send the same bytes, so a second run against the same
+// pipeline adds only duplicates, which event ids absorb.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/traffic"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "demotraffic:", err)
+		os.Exit(1)
+	}
+}
+
+// devSecret is the app secret devstack gives ingest when META_APP_SECRETS is
+// not set.
+const devSecret = "dev-app-secret"
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("demotraffic", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	target := flags.String("url", "http://127.0.0.1:8080/webhook", "ingest's webhook `URL`")
+	// The default is resolved below rather than shown here, so -help never
+	// prints a configured secret.
+	secret := flags.String("secret", "", "app `secret` to sign with (default: the first of META_APP_SECRETS, else "+devSecret+")")
+	seed := flags.Uint64("seed", 1, "plan seed: the same seed sends the same bytes")
+	participants := flags.Int("participants", traffic.DefaultParticipants, "number of participants (about 3 events each)")
+	start := flags.String("start", traffic.DefaultStart.Format(time.RFC3339), "base `time` of the plan (RFC 3339); referrals fall in the 7 days after it")
+	rate := flags.Float64("rate", 0, "webhooks per second; 0 sends as fast as possible")
+	concurrency := flags.Int("concurrency", 8, "POSTs in flight at once")
+	retries := flags.Int("retries", 5, "retries of a webhook answered 5xx or 429 or not answered, with backoff from 100ms")
+	expectJSON := flags.String("expect-json", "", "write the expected results as JSON to `path`")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag", flags.Args())
+	}
+
+	var errs []error
+	if u, err := url.Parse(*target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("-url %q is not an http(s) URL", *target))
+	}
+	base, err := time.Parse(time.RFC3339, *start)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("-start %q is not an RFC 3339 time such as 2025-11-03T00:00:00Z", *start))
+	}
+	if *participants < 1 {
+		errs = append(errs, fmt.Errorf("-participants is %d, want at least 1", *participants))
+	}
+	if *rate < 0 {
+		errs = append(errs, fmt.Errorf("-rate is %v, want 0 (as fast as possible) or more", *rate))
+	}
+	if *concurrency < 1 {
+		errs = append(errs, fmt.Errorf("-concurrency is %d, want at least 1", *concurrency))
+	}
+	if *retries < 0 {
+		errs = append(errs, fmt.Errorf("-retries is %d, want 0 or more", *retries))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if *secret == "" {
+		*secret = defaultSecret(getenv)
+	}
+
+	plan, err := traffic.NewPlan(traffic.Options{Seed: *seed, Participants: *participants, Start: base})
+	if err != nil {
+		return err
+	}
+	expected := plan.Expected()
+	// Written before sending, so a script has it even when delivery fails.
+	if *expectJSON != "" {
+		if err := writeJSON(*expectJSON, expected); err != nil {
+			return err
+		}
+	}
+
+	webhooks := plan.Webhooks()
+	s := &sender{
+		client:      &http.Client{Timeout: attemptTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}},
+		url:         *target,
+		secret:      *secret,
+		rate:        *rate,
+		concurrency: *concurrency,
+		retries:     *retries,
+		backoff:     firstBackoff,
+	}
+	rep := s.send(ctx, webhooks)
+	printSummary(stdout, *target, webhooks, rep, &expected)
+
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted after delivering %d of %d webhooks", rep.accepted, len(webhooks))
+	case rep.failed > 0:
+		return fmt.Errorf("%d of %d webhooks not delivered, first: %w", rep.failed, len(webhooks), rep.firstErr)
+	}
+	return nil
+}
+
+// defaultSecret is the first of META_APP_SECRETS, the secrets ingest accepts,
+// else the development secret.
+func defaultSecret(getenv func(string) string) string {
+	first, _, _ := strings.Cut(getenv("META_APP_SECRETS"), ",")
+	if first = strings.TrimSpace(first); first != "" {
+		return first
+	}
+	return devSecret
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding expected results: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing expected results: %w", err)
+	}
+	return nil
+}
+
+// printSummary writes one line on the delivery, one on the expected events,
+// and the expected funnel and attribution per ref as a table.
+func printSummary(w io.Writer, target string, webhooks []traffic.Webhook, rep report, e *traffic.Expected) {
+	bad := 0
+	for _, wh := range webhooks {
+		if wh.DeadLetter != "" {
+			bad++
+		}
+	}
+	fmt.Fprintf(w, "sent %d of %d webhooks (%d redeliveries, %d bad on purpose) to %s: accepted %d, retried %d, failed %d in %v (%.1f/s); answers: %s\n",
+		rep.sent, len(webhooks), e.Redeliveries, bad, target, rep.accepted, rep.retried, rep.failed,
+		rep.elapsed.Round(time.Millisecond), float64(rep.accepted)/max(rep.elapsed.Seconds(), 1e-9), rep.answers())
+	fmt.Fprintf(w, "expected: %d distinct events (REFERRAL %d, MESSAGE %d, POSTBACK %d, OPTIN %d, ECHO %d), %d dead letters, %d skipped items, events in from_ms=%d to_ms=%d\n",
+		e.TotalEvents, e.Events[event.KindReferral], e.Events[event.KindMessage], e.Events[event.KindPostback], e.Events[event.KindOptin], e.Events[event.KindEcho],
+		e.TotalDeadLetters, e.Skipped, e.FromMs, e.ToMs)
+
+	touches := map[string]traffic.AttributionRow{}
+	for _, r := range e.AttributionByRef() {
+		touches[r.Ref] = r
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ref\treferrals\tconversed\tanswered\treturned\tfirst touch\tlast touch")
+	for _, r := range e.FunnelByRef() {
+		t := touches[r.Ref]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Ref, r.Referrals, r.Conversed, r.Answered, r.Returned, t.FirstTouch, t.LastTouch)
+	}
+	tw.Flush()
+}
