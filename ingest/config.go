@@ -13,6 +13,10 @@ import (
 // delivery as failed; the produce wait must stay under it.
 const metaAnswerDeadline = 5 * time.Second
 
+// maxBodyBytesLimit leaves room under kafka.MaxRecordBytes for the record's
+// headers and framing.
+const maxBodyBytesLimit = kafka.MaxRecordBytes - 64<<10
+
 // Config is ingest's whole configuration, read and validated before any
 // connection opens.
 type Config struct {
@@ -44,7 +48,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		Addr:           env.String("INGEST_ADDR", ":8080"),
 		AppSecrets:     env.List("META_APP_SECRETS", nil),
 		VerifyToken:    env.Required("META_VERIFY_TOKEN"),
-		MaxBodyBytes:   env.Int("MAX_BODY_BYTES", 4<<20, 1024, 64<<20),
+		MaxBodyBytes:   env.Int("MAX_BODY_BYTES", 4<<20, 1024, maxBodyBytesLimit),
 		ProduceTimeout: env.Duration("PRODUCE_TIMEOUT", 3*time.Second, 10*time.Millisecond, metaAnswerDeadline-500*time.Millisecond),
 		LogLevel:       obs.LogLevel(env),
 	}

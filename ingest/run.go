@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		kgo.RecordDeliveryTimeout(recordDeliveryTimeout),
 		kgo.MaxBufferedBytes(maxBufferedBytes),
 		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(kafka.MaxRecordBytes),
 	)
 	if err != nil {
 		return err
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// POST that arrives before Kafka is up gets 503 and Meta redelivers it.
 	var topicsReady atomic.Bool
 	go func() {
-		if kafka.EnsureTopicsRetrying(ctx, client, cfg.Kafka, logger, cfg.RawTopic) == nil {
+		if kafka.EnsureTopicsRetrying(ctx, client, cfg.Kafka, logger, kafka.Topic{Name: cfg.RawTopic, LargeRecords: true}) == nil {
 			topicsReady.Store(true)
 		}
 	}()

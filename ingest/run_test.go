@@ -220,6 +220,8 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 	// escaped ones, unchanged.
 	escaped := []byte(`{"object":"page","entry":[{"id":"106000000000001","time":1763700000000,"messaging":[{"sender":{"id":"2400000000000001"},"recipient":{"id":"106000000000001"},"timestamp":1763700000000,"message":{"mid":"m_escaped","text":"caf\u00e9 \ud83d\ude00"}}]}]}`)
 	malformed := []byte(`{"object":"page","entry":[{"id":"106000000000001"`)
+	// Over Kafka's default 1 MB record limit, under the 4 MiB body limit.
+	large := []byte(`{"object":"page","entry":[{"id":"106000000000003","messaging":[]}],"pad":"` + strings.Repeat("x", 2<<20) + `"}`)
 	tests := []struct {
 		name       string
 		body       []byte
@@ -232,6 +234,7 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 			header: map[string]string{meta.SignatureHeader: meta.Sign(testSecondAppSecret, []byte(`{"object":"page","entry":[{"id":"106000000000002","messaging":[]}]}`))}},
 		{name: "non-ASCII escaped as Meta does", body: escaped, header: signed(escaped), wantStatus: 200, wantKey: "106000000000001"},
 		{name: "malformed JSON still produced", body: malformed, header: signed(malformed), wantStatus: 200},
+		{name: "2 MiB body", body: large, header: signed(large), wantStatus: 200, wantKey: "106000000000003"},
 		{name: "wrong secret", body: []byte(`{"n":1}`), header: map[string]string{meta.SignatureHeader: meta.Sign("other", []byte(`{"n":1}`))}, wantStatus: 401},
 		{name: "missing header", body: []byte(`{"n":2}`), wantStatus: 401},
 		{name: "malformed header", body: []byte(`{"n":3}`), header: map[string]string{meta.SignatureHeader: "sha256=xyz"}, wantStatus: 401},
@@ -259,7 +262,7 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 				}
 			}
 			if !bytes.Equal(rec.Value, tt.body) {
-				t.Fatalf("produced value = %q, want the body unchanged %q", rec.Value, tt.body)
+				t.Fatalf("produced value (%d bytes) is not the body unchanged (%d bytes)", len(rec.Value), len(tt.body))
 			}
 			if string(rec.Key) != tt.wantKey {
 				t.Errorf("key = %q, want %q", rec.Key, tt.wantKey)
@@ -287,9 +290,9 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 	}
 	metrics := scrape(t, in.url)
 	for _, want := range []string{
-		`reftrail_ingest_requests_total{outcome="accepted"} 4`,
+		`reftrail_ingest_requests_total{outcome="accepted"} 5`,
 		`reftrail_ingest_requests_total{outcome="unauthorized"} 5`,
-		`reftrail_ingest_ack_seconds_count 4`,
+		`reftrail_ingest_ack_seconds_count 5`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,14 +89,33 @@ func ConfigFromEnv(env *config.Env) Config {
 	return c
 }
 
-// NewClient returns a client for cfg logging through logger and registering
-// kprom metrics named reftrail_<service>_... in reg, plus the service's own
-// options. TLS files are read here, so a bad path fails at start-up.
+// NewClient returns a client for cfg; see Options.
 func NewClient(cfg Config, service string, logger *slog.Logger, reg prometheus.Registerer, opts ...kgo.Opt) (*kgo.Client, error) {
-	base := []kgo.Opt{
+	base, err := Options(cfg, service, logger, reg)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka client: %w", err)
+	}
+	return client, nil
+}
+
+// Options returns the client options for cfg: seed brokers, TLS, SASL, logging
+// through logger and kprom metrics named reftrail_<service>_... in reg. TLS
+// files are read here, so a bad path fails at start-up. franz-go logs at info
+// for every transaction and rebalance, so its messages are kept to warnings
+// and errors unless logger is enabled for debug.
+func Options(cfg Config, service string, logger *slog.Logger, reg prometheus.Registerer) ([]kgo.Opt, error) {
+	kafkaLogger := logger.With("component", "kafka")
+	if !logger.Enabled(context.Background(), slog.LevelDebug) {
+		kafkaLogger = slog.New(minLevel{Handler: kafkaLogger.Handler(), min: slog.LevelWarn})
+	}
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID("reftrail-" + service),
-		kgo.WithLogger(kslog.New(logger.With("component", "kafka"))),
+		kgo.WithLogger(kslog.New(kafkaLogger)),
 		kgo.WithHooks(kprom.NewMetrics("reftrail_"+service, kprom.Registerer(reg))),
 	}
 	if cfg.TLS {
@@ -103,16 +123,30 @@ func NewClient(cfg Config, service string, logger *slog.Logger, reg prometheus.R
 		if err != nil {
 			return nil, err
 		}
-		base = append(base, kgo.DialTLSConfig(tc))
+		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	if m := saslMechanism(cfg); m != nil {
-		base = append(base, kgo.SASL(m))
+		opts = append(opts, kgo.SASL(m))
 	}
-	client, err := kgo.NewClient(append(base, opts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("creating kafka client: %w", err)
-	}
-	return client, nil
+	return opts, nil
+}
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
@@ -150,33 +184,48 @@ func saslMechanism(cfg Config) sasl.Mechanism {
 	return nil
 }
 
+// MaxRecordBytes is the largest record reftrail writes: a raw webhook body
+// (ingest caps MAX_BODY_BYTES below it) and its dead letter. Kafka's default of
+// 1 MB would refuse Meta's larger batches, so producers raise their batch limit
+// to this and the raw and DLQ topics are created with it as max.message.bytes.
+const MaxRecordBytes = 16 << 20
+
+// Topic is a topic a service needs, with the settings it is created with.
+type Topic struct {
+	Name string
+	// LargeRecords creates the topic with max.message.bytes = MaxRecordBytes.
+	LargeRecords bool
+}
+
 // EnsureTopics creates the topics that do not exist yet, with cfg's partitions
-// and replication. "Already exists" is success; a cluster that refuses creation
-// (authorization, or topic creation disabled) is logged and tolerated, since an
-// operator may provision topics by hand. Other errors, such as an unreachable
-// cluster, are returned.
-func EnsureTopics(ctx context.Context, client *kgo.Client, cfg Config, logger *slog.Logger, topics ...string) error {
+// and replication. "Already exists" is success and existing topics are left as
+// they are; a cluster that refuses creation (authorization, policy) is logged
+// and tolerated, since an operator may provision topics by hand. Other errors,
+// such as an unreachable cluster, are returned.
+func EnsureTopics(ctx context.Context, client *kgo.Client, cfg Config, logger *slog.Logger, topics ...Topic) error {
 	if !cfg.CreateTopics {
 		return nil
 	}
-	resps, err := kadm.NewClient(client).CreateTopics(ctx, cfg.TopicPartitions, cfg.TopicReplication, nil, topics...)
-	if err != nil {
-		if errors.Is(err, kerr.ClusterAuthorizationFailed) {
-			logger.Warn("not allowed to create topics; expecting them to exist", "topics", topics)
-			return nil
+	adm := kadm.NewClient(client)
+	maxBytes := strconv.Itoa(MaxRecordBytes)
+	for _, t := range topics {
+		var configs map[string]*string
+		if t.LargeRecords {
+			configs = map[string]*string{"max.message.bytes": &maxBytes}
 		}
-		return fmt.Errorf("creating topics %v: %w", topics, err)
-	}
-	for _, r := range resps.Sorted() {
+		r, err := adm.CreateTopic(ctx, cfg.TopicPartitions, cfg.TopicReplication, configs, t.Name)
+		if err == nil {
+			err = r.Err
+		}
 		switch {
-		case r.Err == nil:
-			logger.Info("created topic", "topic", r.Topic, "partitions", r.NumPartitions, "replication", r.ReplicationFactor)
-		case errors.Is(r.Err, kerr.TopicAlreadyExists):
-		case errors.Is(r.Err, kerr.TopicAuthorizationFailed), errors.Is(r.Err, kerr.ClusterAuthorizationFailed),
-			errors.Is(r.Err, kerr.PolicyViolation):
-			logger.Warn("could not create topic; expecting it to exist", "topic", r.Topic, "err", r.Err, "detail", r.ErrMessage)
+		case err == nil:
+			logger.Info("created topic", "topic", t.Name, "partitions", r.NumPartitions, "replication", r.ReplicationFactor)
+		case errors.Is(err, kerr.TopicAlreadyExists):
+		case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+			errors.Is(err, kerr.PolicyViolation):
+			logger.Warn("could not create topic; expecting it to exist", "topic", t.Name, "err", err, "detail", r.ErrMessage)
 		default:
-			return fmt.Errorf("creating topic %s: %w (%s)", r.Topic, r.Err, r.ErrMessage)
+			return fmt.Errorf("creating topic %s: %w", t.Name, err)
 		}
 	}
 	return nil
@@ -185,7 +234,7 @@ func EnsureTopics(ctx context.Context, client *kgo.Client, cfg Config, logger *s
 // EnsureTopicsRetrying is EnsureTopics retried with capped exponential backoff
 // until it succeeds or ctx ends, for services that must start while Kafka is
 // still coming up. It returns ctx's error when ctx ends first.
-func EnsureTopicsRetrying(ctx context.Context, client *kgo.Client, cfg Config, logger *slog.Logger, topics ...string) error {
+func EnsureTopicsRetrying(ctx context.Context, client *kgo.Client, cfg Config, logger *slog.Logger, topics ...Topic) error {
 	backoff := 100 * time.Millisecond
 	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -68,3 +68,11 @@ func Routes(mux *http.ServeMux, reg *prometheus.Registry, check ReadyCheck, logg
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 }
+
+// AdminHandler serves Routes alone, for services whose only HTTP surface is
+// METRICS_ADDR.
+func AdminHandler(reg *prometheus.Registry, check ReadyCheck, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	Routes(mux, reg, check, logger)
+	return mux
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/reftrail/reftrail/internal/config"
+	"github.com/reftrail/reftrail/internal/kafka"
+	"github.com/reftrail/reftrail/internal/obs"
+)
+
+// groupID is enrich's consumer group, a contract with operators' dashboards.
+const groupID = "reftrail-enrich"
+
+// Config is enrich's whole configuration, read and validated before any
+// connection opens.
+type Config struct {
+	Kafka kafka.Config
+	// RawTopic is consumed (RAW_TOPIC); EventsTopic (EVENTS_TOPIC) and DLQTopic
+	// (DLQ_TOPIC) are produced to.
+	RawTopic    string
+	EventsTopic string
+	DLQTopic    string
+	// SchemaRegistryURL selects the Confluent framing with the schema
+	// registered there (SCHEMA_REGISTRY_URL); empty means Avro single-object
+	// encoding, which needs no registry.
+	SchemaRegistryURL string
+	// TransactionalID identifies this instance's producer to Kafka and its
+	// static group membership (ENRICH_TRANSACTIONAL_ID, default
+	// reftrail-enrich-<hostname>). It must be unique per running instance and
+	// stable across its restarts, so a restarted instance fences its
+	// predecessor's unfinished transaction and takes its partitions back
+	// without a rebalance.
+	TransactionalID string
+	// MaxPollRecords bounds the raw records processed in one transaction
+	// (ENRICH_MAX_POLL_RECORDS, default 1000).
+	MaxPollRecords int
+	// MetricsAddr serves /healthz, /readyz and /metrics (METRICS_ADDR).
+	MetricsAddr string
+	LogLevel    slog.Level
+}
+
+func configFromEnv(getenv func(string) string) (Config, error) {
+	env := config.NewEnv(getenv)
+	c := Config{
+		Kafka:             kafka.ConfigFromEnv(env),
+		RawTopic:          env.String("RAW_TOPIC", "meta.webhooks.raw"),
+		EventsTopic:       env.String("EVENTS_TOPIC", "reftrail.events.v1"),
+		DLQTopic:          env.String("DLQ_TOPIC", "meta.webhooks.dlq"),
+		SchemaRegistryURL: env.String("SCHEMA_REGISTRY_URL", ""),
+		TransactionalID:   env.String("ENRICH_TRANSACTIONAL_ID", defaultTransactionalID()),
+		MaxPollRecords:    int(env.Int("ENRICH_MAX_POLL_RECORDS", 1000, 1, 100000)),
+		MetricsAddr:       env.String("METRICS_ADDR", ":9101"),
+		LogLevel:          obs.LogLevel(env),
+	}
+	if c.RawTopic == c.EventsTopic || c.RawTopic == c.DLQTopic || c.EventsTopic == c.DLQTopic {
+		env.Fail("EVENTS_TOPIC", "RAW_TOPIC, EVENTS_TOPIC and DLQ_TOPIC must be three different topics")
+	}
+	return c, env.Err()
+}
+
+func defaultTransactionalID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "local"
+	}
+	return groupID + "-" + host
+}

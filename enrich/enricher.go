@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/kafka"
+)
+
+// transactionTimeout is how long the broker lets a transaction stay open
+// before aborting it. It bounds how long a crashed instance's unfinished
+// transaction holds back read_committed readers (and a restarted instance,
+// whose producer id waits for that abort). endTimeout, the bound on flushing
+// and ending one transaction, stays under it; it applies even at shutdown, when
+// the run context is already done, so the batch in hand commits rather than
+// being thrown away.
+const (
+	transactionTimeout = 15 * time.Second
+	endTimeout         = 10 * time.Second
+)
+
+// Backoffs after an aborted transaction or a failed session: capped
+// exponential, reset by the next commit.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// enricher consumes raw records and produces events and dead letters in Kafka
+// transactions, so a read_committed subscriber sees each event exactly once.
+type enricher struct {
+	cfg     Config
+	logger  *slog.Logger
+	reg     prometheus.Registerer
+	metrics *metrics
+
+	// client is the live session's client, for readiness; nil between
+	// sessions.
+	client atomic.Pointer[kgo.Client]
+	// oversize holds raw records whose output Kafka refused as too large:
+	// they are dead-lettered on their next attempt instead of blocking their
+	// partition. See escalate.
+	oversize map[rawPosition]int
+}
+
+type rawPosition struct {
+	partition int32
+	offset    int64
+}
+
+func newEnricher(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *enricher {
+	return &enricher{cfg: cfg, logger: logger, reg: reg, metrics: newMetrics(reg), oversize: map[rawPosition]int{}}
+}
+
+// ready reports whether a session is consuming and its brokers answer.
+func (e *enricher) ready(ctx context.Context) error {
+	cl := e.client.Load()
+	if cl == nil {
+		return errors.New("not consuming yet")
+	}
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging kafka: %w", err)
+	}
+	return nil
+}
+
+// run processes until ctx ends. A session that fails (the transactional
+// producer fenced or in a fatal state, a broker error franz-go does not retry)
+// is closed, which aborts its open transaction, and a new one starts after a
+// backoff: nothing is committed that was not produced, so nothing is lost.
+func (e *enricher) run(ctx context.Context) error {
+	codec, err := e.newCodec(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	proc := &processor{codec: codec, eventsTopic: e.cfg.EventsTopic, dlqTopic: e.cfg.DLQTopic}
+	backoff := minBackoff
+	for {
+		err := e.session(ctx, proc)
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.logger.Error("transaction session failed; starting a new one", "err", err, "backoff", backoff)
+		if !sleep(ctx, backoff) {
+			return nil
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// newCodec builds the event codec: single-object encoding, or with a schema
+// registry the Confluent framing, retrying registration until the registry
+// answers (it may start after enrich).
+func (e *enricher) newCodec(ctx context.Context) (*event.Codec, error) {
+	if e.cfg.SchemaRegistryURL == "" {
+		return event.NewCodec()
+	}
+	client, err := sr.NewClient(sr.URLs(e.cfg.SchemaRegistryURL))
+	if err != nil {
+		return nil, fmt.Errorf("creating schema registry client for SCHEMA_REGISTRY_URL: %w", err)
+	}
+	backoff := minBackoff
+	for {
+		codec, err := event.NewRegistryCodec(ctx, client, e.cfg.EventsTopic+"-value")
+		if err == nil {
+			return codec, nil
+		}
+		e.logger.Warn("registering the event schema; retrying", "err", err, "backoff", backoff)
+		if !sleep(ctx, backoff) {
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func (e *enricher) session(ctx context.Context, proc *processor) error {
+	opts, err := kafka.Options(e.cfg.Kafka, "enrich", e.logger, e.reg)
+	if err != nil {
+		return err
+	}
+	sess, err := kgo.NewGroupTransactSession(append(opts,
+		kgo.ConsumerGroup(groupID),
+		// Static membership: a restarted instance takes its partitions back
+		// at once instead of waiting out the dead member's session timeout.
+		kgo.InstanceID(e.cfg.TransactionalID),
+		kgo.ConsumeTopics(e.cfg.RawTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.TransactionalID(e.cfg.TransactionalID),
+		kgo.TransactionTimeout(transactionTimeout),
+		kgo.ProducerBatchMaxBytes(kafka.MaxRecordBytes),
+		kgo.ProducerLinger(0), // End flushes each transaction at once
+	)...)
+	if err != nil {
+		return fmt.Errorf("creating transactional session: %w", err)
+	}
+	defer sess.Close()
+	err = kafka.EnsureTopicsRetrying(ctx, sess.Client(), e.cfg.Kafka, e.logger,
+		kafka.Topic{Name: e.cfg.RawTopic, LargeRecords: true},
+		kafka.Topic{Name: e.cfg.EventsTopic},
+		kafka.Topic{Name: e.cfg.DLQTopic, LargeRecords: true},
+	)
+	if err != nil {
+		return err
+	}
+	e.client.Store(sess.Client())
+	defer e.client.Store(nil)
+
+	backoff := minBackoff
+	for {
+		fetches := sess.PollRecords(ctx, e.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			e.logger.Warn("fetching raw records", "topic", topic, "partition", partition, "err", err)
+		})
+		if fetches.NumRecords() == 0 {
+			continue
+		}
+		committed, err := e.transact(ctx, sess, proc, fetches)
+		if err != nil {
+			return err
+		}
+		if committed {
+			backoff = minBackoff
+			continue
+		}
+		// The session rewound to the committed offsets: the same records
+		// come again after the backoff.
+		if !sleep(ctx, backoff) {
+			return nil
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// transact processes one polled batch in one transaction with its consumed
+// offsets, so every raw record's events and dead letter commit together with
+// the record's offset, or none of them do.
+func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession, proc *processor, fetches kgo.Fetches) (bool, error) {
+	start := time.Now()
+	if err := sess.Begin(); err != nil {
+		return false, fmt.Errorf("beginning transaction: %w", err)
+	}
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+
+	var (
+		mu         sync.Mutex
+		produceErr error
+		refused    []rawPosition
+		outcomes   = make([]outcome, 0, fetches.NumRecords())
+	)
+	fetches.EachRecord(func(raw *kgo.Record) {
+		pos := rawPosition{raw.Partition, raw.Offset}
+		o := proc.escalate(raw, e.oversize[pos])
+		outcomes = append(outcomes, o)
+		for _, rec := range o.records {
+			sess.Produce(endCtx, rec, func(_ *kgo.Record, err error) {
+				if err == nil {
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if produceErr == nil {
+					produceErr = err
+				}
+				if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+					refused = append(refused, pos)
+				}
+			})
+		}
+	})
+	// Flush first so the decision to commit knows every produce result.
+	if err := sess.Client().Flush(endCtx); err != nil && produceErr == nil {
+		produceErr = fmt.Errorf("flushing: %w", err)
+	}
+	committed, err := sess.End(endCtx, kgo.TransactionEndTry(produceErr == nil))
+	if err != nil {
+		return false, fmt.Errorf("ending transaction: %w", err)
+	}
+	if !committed {
+		e.metrics.aborted.Inc()
+		for _, pos := range refused {
+			e.oversize[pos]++
+		}
+		e.logger.Warn("transaction aborted; its records will be processed again", "records", len(outcomes), "err", produceErr)
+		return false, nil
+	}
+	now := time.Now()
+	for _, raw := range fetches.Records() {
+		delete(e.oversize, rawPosition{raw.Partition, raw.Offset})
+	}
+	e.record(outcomes, fetches, start, now)
+	return true, nil
+}
+
+// record updates the metrics for a committed transaction.
+func (e *enricher) record(outcomes []outcome, fetches kgo.Fetches, start, now time.Time) {
+	m := e.metrics
+	m.consumed.Add(float64(len(outcomes)))
+	for _, o := range outcomes {
+		for i := range o.events {
+			m.produced.WithLabelValues(string(o.events[i].Kind), string(o.events[i].Platform)).Inc()
+		}
+		if o.dlq != "" {
+			m.deadLetters.WithLabelValues(o.dlq).Inc()
+		}
+		for typ, n := range o.result.Skipped {
+			m.skipped.WithLabelValues(typ).Add(float64(n))
+		}
+		m.invalidRefs.Add(float64(o.result.InvalidRefs))
+		if o.receivedTime > 0 {
+			m.latencySeconds.Observe(now.Sub(time.UnixMilli(o.receivedTime)).Seconds())
+		}
+	}
+	m.batchSeconds.Observe(now.Sub(start).Seconds())
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			last := p.Records[n-1].Offset
+			m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(p.HighWatermark - last - 1))
+		}
+	})
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/meta"
+)
+
+// Headers enrich reads from raw records and writes on dead letters: a contract
+// with ingest and with whoever reads the DLQ (DESIGN.md, "Record headers").
+const (
+	headerReceivedAt   = "reftrail-received-at"
+	headerDLQReason    = "reftrail-dlq-reason"
+	headerDLQDetail    = "reftrail-dlq-detail"
+	headerDLQStage     = "reftrail-dlq-stage"
+	headerRawPartition = "reftrail-raw-partition"
+	headerRawOffset    = "reftrail-raw-offset"
+)
+
+// DLQ stages: where in enrich a record was given up on.
+const (
+	stageDecode  = "decode"  // the payload or one of its items is not a usable Meta webhook
+	stageEncode  = "encode"  // an event could not be encoded with the schema
+	stageProduce = "produce" // Kafka refused what the record became
+)
+
+// DLQ reasons enrich adds to the decoder's.
+const (
+	reasonEncodeFailed   = "encode_failed"    // an event the schema refuses
+	reasonRecordTooLarge = "record_too_large" // Kafka refused an output record as too large
+)
+
+// maxDetail bounds the detail header: it lists bad items, and a payload may
+// carry up to 1,000 of them.
+const maxDetail = 1024
+
+// outcome is what one raw record became.
+type outcome struct {
+	records []*kgo.Record // events, then at most one dead letter, to produce
+	events  []event.Event // the events encoded into records, for metrics
+	result  meta.Result   // skipped items and invalid refs, for metrics
+	dlq     string        // the dead letter's reason, "" when none
+
+	receivedTime int64 // Unix ms, for the latency metric
+}
+
+// processor turns raw records into event and dead-letter records. It has no
+// state of its own beyond the codec, so it is safe for concurrent use.
+type processor struct {
+	codec       *event.Codec
+	eventsTopic string
+	dlqTopic    string
+}
+
+// escalate processes raw according to how often Kafka refused its output as
+// too large, so that such a record ends in the DLQ instead of blocking its
+// partition: normally (0), then as a dead letter of the raw bytes (1), then as
+// a dead letter without the value (2 and more), which keeps the headers and
+// the lineage to the raw record, still in the raw topic.
+func (p *processor) escalate(raw *kgo.Record, refusals int) outcome {
+	received := receivedTime(raw)
+	switch refusals {
+	case 0:
+		return p.process(raw)
+	case 1:
+		dl := p.deadLetter(raw, stageProduce, reasonRecordTooLarge, "kafka refused the events of this payload as too large")
+		return outcome{records: []*kgo.Record{dl}, dlq: reasonRecordTooLarge, receivedTime: received}
+	}
+	dl := p.deadLetter(raw, stageProduce, reasonRecordTooLarge, "kafka refused this payload as too large even as a dead letter; value dropped, the raw record keeps it")
+	dl.Value = nil
+	return outcome{records: []*kgo.Record{dl}, dlq: reasonRecordTooLarge, receivedTime: received}
+}
+
+// process decodes raw and encodes its events. A payload that cannot be decoded
+// at all, or with some bad items, also yields one dead letter carrying the raw
+// bytes: the good items still become events, and replaying the dead letter
+// later cannot duplicate them since event ids are deterministic.
+func (p *processor) process(raw *kgo.Record) outcome {
+	src := meta.Source{ReceivedTime: receivedTime(raw), Partition: raw.Partition, Offset: raw.Offset}
+	result, err := meta.Decode(raw.Value, src)
+	if err != nil {
+		reason, detail := string(meta.ReasonInvalidJSON), err.Error()
+		if de, ok := errors.AsType[*meta.DecodeError](err); ok {
+			reason, detail = string(de.Reason), de.Detail
+		}
+		dl := p.deadLetter(raw, stageDecode, reason, detail)
+		return outcome{records: []*kgo.Record{dl}, dlq: reason, receivedTime: src.ReceivedTime}
+	}
+	out := outcome{
+		result:       result,
+		records:      make([]*kgo.Record, 0, len(result.Events)+1),
+		events:       make([]event.Event, 0, len(result.Events)),
+		receivedTime: src.ReceivedTime,
+	}
+	var encodeErrs []string
+	for i := range result.Events {
+		e := &result.Events[i]
+		value, err := p.codec.Append(nil, e)
+		if err != nil {
+			encodeErrs = append(encodeErrs, err.Error())
+			continue
+		}
+		out.events = append(out.events, *e)
+		out.records = append(out.records, &kgo.Record{Topic: p.eventsTopic, Key: []byte(e.Key()), Value: value})
+	}
+	switch {
+	case len(result.Bad) > 0:
+		details := make([]string, len(result.Bad))
+		for i, b := range result.Bad {
+			details[i] = b.Path + ": " + string(b.Reason) + ": " + b.Detail
+		}
+		out.dlq = string(result.Bad[0].Reason)
+		out.records = append(out.records, p.deadLetter(raw, stageDecode, out.dlq, strings.Join(details, "; ")))
+	case len(encodeErrs) > 0:
+		out.dlq = reasonEncodeFailed
+		out.records = append(out.records, p.deadLetter(raw, stageEncode, out.dlq, strings.Join(encodeErrs, "; ")))
+	}
+	return out
+}
+
+// deadLetter copies raw (key, value, headers) to the DLQ topic with the
+// reason, stage and raw lineage added.
+func (p *processor) deadLetter(raw *kgo.Record, stage, reason, detail string) *kgo.Record {
+	if len(detail) > maxDetail {
+		detail = detail[:maxDetail]
+	}
+	headers := make([]kgo.RecordHeader, 0, len(raw.Headers)+5)
+	headers = append(headers, raw.Headers...)
+	headers = append(headers,
+		kgo.RecordHeader{Key: headerDLQReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: headerDLQDetail, Value: []byte(detail)},
+		kgo.RecordHeader{Key: headerDLQStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: headerRawPartition, Value: []byte(strconv.FormatInt(int64(raw.Partition), 10))},
+		kgo.RecordHeader{Key: headerRawOffset, Value: []byte(strconv.FormatInt(raw.Offset, 10))},
+	)
+	return &kgo.Record{Topic: p.dlqTopic, Key: raw.Key, Value: raw.Value, Headers: headers}
+}
+
+// receivedTime is when ingest accepted the POST: its header, or the record's
+// Kafka timestamp for raw records written by something else.
+func receivedTime(raw *kgo.Record) int64 {
+	for _, h := range raw.Headers {
+		if h.Key == headerReceivedAt {
+			if ms, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && ms > 0 {
+				return ms
+			}
+			break
+		}
+	}
+	return raw.Timestamp.UnixMilli()
+}
