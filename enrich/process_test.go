@@ -11,7 +11,7 @@ import (
 	"github.com/reftrail/reftrail/internal/event"
 )
 
-func newTestProcessor(t *testing.T) *processor {
+func newTestProcessor(t testing.TB) *processor {
 	t.Helper()
 	codec, err := event.NewCodec()
 	if err != nil {

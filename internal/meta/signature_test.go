@@ -51,6 +51,10 @@ func TestAccountKey(t *testing.T) {
 	}{
 		{name: "first entry", body: `{"object":"page","entry":[{"id":"111","time":1},{"id":"222"}]}`, want: "111", wantOK: true},
 		{name: "numeric id", body: `{"object":"page","entry":[{"id":1234567890123}]}`, want: "1234567890123", wantOK: true},
+		{name: "entry after other fields", body: `{"object":"page","extra":{"entry":[{"id":"999"}]},"entry":[{"time":1,"messaging":[],"id":"333"}]}`, want: "333", wantOK: true},
+		{name: "malformed after the id", body: `{"object":"page","entry":[{"id":"444","messaging":[{`, want: "444", wantOK: true},
+		{name: "entry not an array", body: `{"object":"page","entry":{"id":"555"}}`},
+		{name: "first entry not an object", body: `{"object":"page","entry":["x",{"id":"666"}]}`},
 		{name: "no entries", body: `{"object":"page","entry":[]}`},
 		{name: "null id", body: `{"object":"page","entry":[{"id":null}]}`},
 		{name: "empty id", body: `{"object":"page","entry":[{"id":""}]}`},
