@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,7 +28,19 @@ import (
 var devDefaults = map[string]string{
 	"META_APP_SECRETS":  "dev-app-secret",
 	"META_VERIFY_TOKEN": "dev-verify-token",
-	"INGEST_ADDR":       "127.0.0.1:8080",
+}
+
+// serviceSpec is a service devstack runs: its binary and the variable and
+// default of the address that serves its /readyz.
+type serviceSpec struct {
+	name    string
+	addrVar string
+	addr    string
+}
+
+var specs = []serviceSpec{
+	{name: "ingest", addrVar: "INGEST_ADDR", addr: "127.0.0.1:8080"},
+	{name: "enrich", addrVar: "METRICS_ADDR", addr: "127.0.0.1:9101"},
 }
 
 func main() {
@@ -45,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	dataDir := flags.String("data", ".reftrail", "directory for the embedded Kafka's data and the services' logs")
-	binDir := flags.String("bin", "bin", "directory holding the ingest binary")
+	binDir := flags.String("bin", "bin", "directory holding the service binaries")
 	kafkaPort := flags.Int("kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1 (ignored when KAFKA_BROKERS is set)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,29 +88,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return fmt.Errorf("creating log directory: %w", err)
 	}
-	ingestAddr := valueOr(env, getenv, "INGEST_ADDR")
-	ingest, err := startService(filepath.Join(*binDir, "ingest"), env, logDir)
-	if err != nil {
-		return err
+	var running []*service
+	defer func() {
+		// Stop in reverse order: consumers before what feeds them.
+		for i := len(running) - 1; i >= 0; i-- {
+			running[i].stop(stderr)
+		}
+	}()
+	exited := make(chan *service, len(specs))
+	for _, spec := range specs {
+		addr := spec.addr
+		if v := getenv(spec.addrVar); v != "" && spec.addrVar == "INGEST_ADDR" {
+			addr = v // METRICS_ADDR is per service, so only INGEST_ADDR is taken from the environment
+		}
+		svcEnv := map[string]string{spec.addrVar: addr}
+		for k, v := range env {
+			svcEnv[k] = v
+		}
+		s, err := startService(filepath.Join(*binDir, spec.name), svcEnv, logDir, exited)
+		if err != nil {
+			return err
+		}
+		running = append(running, s)
+		if err := waitReady(ctx, "http://"+dialAddr(addr)+"/readyz", s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: ready on %s (log %s)\n", spec.name, dialAddr(addr), s.logPath)
 	}
-	defer ingest.stop(stderr)
-
-	readyURL := "http://" + dialAddr(ingestAddr) + "/readyz"
-	if err := waitReady(ctx, readyURL, ingest); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, `ingest: ready, webhooks at http://%s/webhook (logs in %s)
-  verify token: META_VERIFY_TOKEN=%s
-  app secrets:  META_APP_SECRETS=%s
+	ingestAddr := dialAddr(running[0].env["INGEST_ADDR"])
+	fmt.Fprintf(stdout, `Webhooks: http://%s/webhook
+  verify token: %s
+  app secrets:  %s
 Stop with Ctrl-C.
-`, dialAddr(ingestAddr), logDir, valueOr(env, getenv, "META_VERIFY_TOKEN"), valueOr(env, getenv, "META_APP_SECRETS"))
+`, ingestAddr, valueOr(env, getenv, "META_VERIFY_TOKEN"), valueOr(env, getenv, "META_APP_SECRETS"))
 
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "stopping")
 		return nil
-	case <-ingest.exited:
-		return fmt.Errorf("ingest exited: %v (see %s)", ingest.err, ingest.logPath)
+	case s := <-exited:
+		return fmt.Errorf("%s exited: %v (see %s)", s.name, s.err, s.logPath)
 	}
 }
 
@@ -120,13 +148,17 @@ func dialAddr(listen string) string {
 
 // service is one child process that devstack started and must stop.
 type service struct {
+	name    string
+	env     map[string]string
 	cmd     *exec.Cmd
 	logPath string
-	exited  chan struct{}
+	done    chan struct{}
 	err     error
 }
 
-func startService(path string, env map[string]string, logDir string) (*service, error) {
+// startService starts the binary at path with the environment plus env; its
+// output goes to a log file. exited receives the service if it ends.
+func startService(path string, env map[string]string, logDir string, exited chan<- *service) (*service, error) {
 	name := filepath.Base(path)
 	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -135,24 +167,20 @@ func startService(path string, env map[string]string, logDir string) (*service, 
 	}
 	cmd := exec.Command(path)
 	cmd.Env = os.Environ()
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (run make build first): %w", path, err)
 	}
-	s := &service{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	s := &service{name: name, env: env, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		s.err = cmd.Wait()
 		logFile.Close()
-		close(s.exited)
+		close(s.done)
+		exited <- s
 	}()
 	return s, nil
 }
@@ -161,17 +189,17 @@ func startService(path string, env map[string]string, logDir string) (*service, 
 // name) and waits for it, killing it if it has not exited in time.
 func (s *service) stop(stderr io.Writer) {
 	select {
-	case <-s.exited:
+	case <-s.done:
 		return
 	default:
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.exited:
+	case <-s.done:
 	case <-time.After(15 * time.Second):
-		fmt.Fprintf(stderr, "pid %d did not stop in 15s; killing it\n", s.cmd.Process.Pid)
+		fmt.Fprintf(stderr, "%s (pid %d) did not stop in 15s; killing it\n", s.name, s.cmd.Process.Pid)
 		s.cmd.Process.Kill()
-		<-s.exited
+		<-s.done
 	}
 }
 
@@ -188,8 +216,8 @@ func waitReady(ctx context.Context, url string, s *service) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-s.exited:
-			return fmt.Errorf("%s exited before it was ready: %v (see %s)", filepath.Base(s.cmd.Path), s.err, s.logPath)
+		case <-s.done:
+			return fmt.Errorf("%s exited before it was ready: %v (see %s)", s.name, s.err, s.logPath)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
