@@ -233,7 +233,8 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 		{name: "second secret", body: []byte(`{"object":"page","entry":[{"id":"106000000000002","messaging":[]}]}`), wantStatus: 200, wantKey: "106000000000002",
 			header: map[string]string{meta.SignatureHeader: meta.Sign(testSecondAppSecret, []byte(`{"object":"page","entry":[{"id":"106000000000002","messaging":[]}]}`))}},
 		{name: "non-ASCII escaped as Meta does", body: escaped, header: signed(escaped), wantStatus: 200, wantKey: "106000000000001"},
-		{name: "malformed JSON still produced", body: malformed, header: signed(malformed), wantStatus: 200},
+		{name: "malformed JSON still produced", body: malformed, header: signed(malformed), wantStatus: 200, wantKey: "106000000000001"},
+		{name: "not JSON produced unkeyed", body: []byte("not json"), header: signed([]byte("not json")), wantStatus: 200},
 		{name: "2 MiB body", body: large, header: signed(large), wantStatus: 200, wantKey: "106000000000003"},
 		{name: "wrong secret", body: []byte(`{"n":1}`), header: map[string]string{meta.SignatureHeader: meta.Sign("other", []byte(`{"n":1}`))}, wantStatus: 401},
 		{name: "missing header", body: []byte(`{"n":2}`), wantStatus: 401},
@@ -290,9 +291,9 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 	}
 	metrics := scrape(t, in.url)
 	for _, want := range []string{
-		`reftrail_ingest_requests_total{outcome="accepted"} 5`,
+		`reftrail_ingest_requests_total{outcome="accepted"} 6`,
 		`reftrail_ingest_requests_total{outcome="unauthorized"} 5`,
-		`reftrail_ingest_ack_seconds_count 5`,
+		`reftrail_ingest_ack_seconds_count 6`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
