@@ -2,15 +2,23 @@
 # the README starts with; .ci/run runs `make test` with CI=true.
 
 GO ?= go
-SERVICES := ./ingest ./enrich
+SERVICES := ./ingest ./enrich ./sink
 
-.PHONY: build run test bench fuzz clean
+.PHONY: build run demo test bench fuzz clean
 
 build:
 	$(GO) build -o bin/ $(SERVICES) ./internal/cmd/devstack ./internal/cmd/demotraffic
 
+# The whole stack on this machine: Kafka, ClickHouse, ingest, enrich, sink.
+# DEVSTACK_FLAGS passes flags, e.g. DEVSTACK_FLAGS='-clickhouse-port 19000'.
 run: build
-	./bin/devstack
+	./bin/devstack $(DEVSTACK_FLAGS)
+
+# With `make run` going in another terminal: sends the demo traffic, waits
+# until ClickHouse holds it, prints the campaign funnel beside the plan's.
+# DEMO_FLAGS passes flags, e.g. DEMO_FLAGS='-participants 5000'.
+demo: build
+	./bin/demotraffic -check-clickhouse $(DEMO_FLAGS)
 
 test:
 	$(GO) test -race -count=1 ./...

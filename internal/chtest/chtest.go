@@ -29,6 +29,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrail/reftrail/internal/chlocal"
 )
 
 // Server is a running ClickHouse server.
@@ -42,7 +44,7 @@ type Server struct {
 	// "local".
 	mode string
 	// local is the process of a local-binary server, nil otherwise.
-	local *process
+	local *chlocal.Server
 	// stop releases the server: it ends the process or container, if any.
 	stop func() error
 }
@@ -103,7 +105,7 @@ func StartLocal(t testing.TB) *Server {
 	if os.Getenv("CLICKHOUSE_ADDR") != "" {
 		t.Skip("chtest: CLICKHOUSE_ADDR is set; the test needs a local clickhouse-server process to stop and restart")
 	}
-	argv, err := findBinary()
+	argv, err := chlocal.FindBinary()
 	if err != nil {
 		t.Skipf("chtest: the test needs a local clickhouse-server process to stop and restart: %v", err)
 	}
@@ -155,7 +157,7 @@ func start(ctx context.Context) (*Server, error) {
 			mode:     "external",
 			stop:     func() error { return nil },
 		}
-		if err := waitReady(ctx, srv, 30*time.Second, nil); err != nil {
+		if err := chlocal.WaitReady(ctx, addr, srv.Username, srv.Password, 30*time.Second, nil); err != nil {
 			return nil, fmt.Errorf("reaching CLICKHOUSE_ADDR %s: %w", addr, err)
 		}
 		return srv, nil
@@ -164,7 +166,7 @@ func start(ctx context.Context) (*Server, error) {
 	if dockerErr == nil {
 		return startContainer(ctx)
 	}
-	argv, binErr := findBinary()
+	argv, binErr := chlocal.FindBinary()
 	if binErr == nil {
 		return startLocal(ctx, argv)
 	}
@@ -179,8 +181,8 @@ func (s *Server) Stop(t testing.TB) {
 	if s.local == nil {
 		t.Skipf("chtest: Stop needs a server from StartLocal, not a %s server", s.mode)
 	}
-	if err := s.local.stop(); err != nil {
-		t.Fatalf("chtest: stopping ClickHouse: %v", err)
+	if err := s.local.Stop(); err != nil {
+		t.Fatalf("chtest: %v", err)
 	}
 }
 
@@ -191,11 +193,8 @@ func (s *Server) Restart(t testing.TB) {
 	if s.local == nil {
 		t.Skipf("chtest: Restart needs a server from StartLocal, not a %s server", s.mode)
 	}
-	if err := s.local.start(); err != nil {
+	if err := s.local.Start(context.Background()); err != nil {
 		t.Fatalf("chtest: restarting ClickHouse: %v", err)
-	}
-	if err := waitReady(context.Background(), s, readyTimeout, s.local.exited()); err != nil {
-		t.Fatalf("chtest: restarting ClickHouse: %v%s", err, s.local.logTail())
 	}
 }
 
@@ -248,34 +247,4 @@ func (s *Server) open(database string) (driver.Conn, error) {
 		DialTimeout: 2 * time.Second,
 		ReadTimeout: 60 * time.Second,
 	})
-}
-
-// readyTimeout bounds the wait for a starting server.
-const readyTimeout = 60 * time.Second
-
-// waitReady pings s until it answers, timeout passes, or exited (if not nil)
-// is closed because the server process ended.
-func waitReady(ctx context.Context, s *Server, timeout time.Duration, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := s.open("")
-	if err != nil {
-		return fmt.Errorf("connecting: %w", err)
-	}
-	defer conn.Close()
-	for {
-		pingCtx, pingCancel := context.WithTimeout(ctx, 2*time.Second)
-		err = conn.Ping(pingCtx)
-		pingCancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("server exited before answering: %w", err)
-		case <-ctx.Done():
-			return fmt.Errorf("server did not answer within %v: %w", timeout, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

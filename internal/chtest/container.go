@@ -9,6 +9,8 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/reftrail/reftrail/internal/chlocal"
 )
 
 // defaultImage is the image of the container mode, a current LTS release;
@@ -80,7 +82,7 @@ func startContainer(ctx context.Context) (*Server, error) {
 			return nil
 		},
 	}
-	if err := waitReady(ctx, srv, readyTimeout, nil); err != nil {
+	if err := chlocal.WaitReady(ctx, srv.Addr, srv.Username, srv.Password, chlocal.ReadyTimeout, nil); err != nil {
 		_ = srv.stop()
 		return nil, fmt.Errorf("waiting for container %s: %w", image, err)
 	}

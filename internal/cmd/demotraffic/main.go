@@ -4,6 +4,11 @@
 // delivered and what the pipeline must end up with (the plan's Expected),
 // and can write the latter as JSON for scripts and tests.
 //
+// With -check-clickhouse it then waits until ClickHouse holds the plan's
+// events (sink has written them) and prints the campaign funnel that
+// ClickHouse computes beside the plan's, failing on any difference: what
+// `make demo` runs against the stack of `make run`.
+//
 // The same flags always send the same bytes, so a second run against the same
 // pipeline adds only duplicates, which event ids absorb.
 package main
@@ -55,6 +60,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	concurrency := flags.Int("concurrency", 8, "POSTs in flight at once")
 	retries := flags.Int("retries", 5, "retries of a webhook answered 5xx or 429 or not answered, with backoff from 100ms")
 	expectJSON := flags.String("expect-json", "", "write the expected results as JSON to `path`")
+	check := flags.Bool("check-clickhouse", false, "after sending, wait until ClickHouse holds the plan's events, then print its campaign funnel beside the plan's and fail on a difference")
+	chAddr := flags.String("clickhouse-addr", valueOr(getenv, "CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native protocol `host:port` for -check-clickhouse; CLICKHOUSE_ADDR sets the default")
+	chDatabase := flags.String("clickhouse-database", valueOr(getenv, "CLICKHOUSE_DATABASE", "reftrail"), "ClickHouse `database` holding reftrail's tables; CLICKHOUSE_DATABASE sets the default")
+	chTimeout := flags.Duration("clickhouse-timeout", 2*time.Minute, "how long -check-clickhouse waits for the plan's events")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -85,6 +94,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *retries < 0 {
 		errs = append(errs, fmt.Errorf("-retries is %d, want 0 or more", *retries))
 	}
+	if *chTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-clickhouse-timeout is %v, want more than 0", *chTimeout))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -105,25 +117,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	webhooks := plan.Webhooks()
-	s := &sender{
-		client:      &http.Client{Timeout: attemptTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}},
-		url:         *target,
-		secret:      *secret,
-		rate:        *rate,
-		concurrency: *concurrency,
-		retries:     *retries,
-		backoff:     firstBackoff,
-	}
-	rep := s.send(ctx, webhooks)
+	client := &http.Client{Timeout: traffic.DefaultAttemptTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}}
+	rep, err := traffic.Send(ctx, client, *target, *secret, webhooks,
+		traffic.SendOptions{Rate: *rate, Concurrency: *concurrency, Retries: *retries})
 	printSummary(stdout, *target, webhooks, rep, &expected)
-
-	switch {
-	case ctx.Err() != nil:
-		return fmt.Errorf("interrupted after delivering %d of %d webhooks", rep.accepted, len(webhooks))
-	case rep.failed > 0:
-		return fmt.Errorf("%d of %d webhooks not delivered, first: %w", rep.failed, len(webhooks), rep.firstErr)
+	if err != nil || !*check {
+		return err
 	}
-	return nil
+	c := clickhouseCheck{
+		addr:     *chAddr,
+		database: *chDatabase,
+		username: getenv("CLICKHOUSE_USERNAME"),
+		password: getenv("CLICKHOUSE_PASSWORD"),
+		timeout:  *chTimeout,
+	}
+	return c.run(ctx, stdout, &expected)
+}
+
+// valueOr returns the environment variable name, or def when it is unset or empty.
+func valueOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // defaultSecret is the first of META_APP_SECRETS, the secrets ingest accepts,
@@ -149,7 +165,7 @@ func writeJSON(path string, v any) error {
 
 // printSummary writes one line on the delivery, one on the expected events,
 // and the expected funnel and attribution per ref as a table.
-func printSummary(w io.Writer, target string, webhooks []traffic.Webhook, rep report, e *traffic.Expected) {
+func printSummary(w io.Writer, target string, webhooks []traffic.Webhook, rep traffic.Report, e *traffic.Expected) {
 	bad := 0
 	for _, wh := range webhooks {
 		if wh.DeadLetter != "" {
@@ -157,8 +173,8 @@ func printSummary(w io.Writer, target string, webhooks []traffic.Webhook, rep re
 		}
 	}
 	fmt.Fprintf(w, "sent %d of %d webhooks (%d redeliveries, %d bad on purpose) to %s: accepted %d, retried %d, failed %d in %v (%.1f/s); answers: %s\n",
-		rep.sent, len(webhooks), e.Redeliveries, bad, target, rep.accepted, rep.retried, rep.failed,
-		rep.elapsed.Round(time.Millisecond), float64(rep.accepted)/max(rep.elapsed.Seconds(), 1e-9), rep.answers())
+		rep.Sent, len(webhooks), e.Redeliveries, bad, target, rep.Accepted, rep.Retried, rep.Failed,
+		rep.Elapsed.Round(time.Millisecond), float64(rep.Accepted)/max(rep.Elapsed.Seconds(), 1e-9), rep.Answers())
 	fmt.Fprintf(w, "expected: %d distinct events (REFERRAL %d, MESSAGE %d, POSTBACK %d, OPTIN %d, ECHO %d), %d dead letters, %d skipped items, events in from_ms=%d to_ms=%d\n",
 		e.TotalEvents, e.Events[event.KindReferral], e.Events[event.KindMessage], e.Events[event.KindPostback], e.Events[event.KindOptin], e.Events[event.KindEcho],
 		e.TotalDeadLetters, e.Skipped, e.FromMs, e.ToMs)

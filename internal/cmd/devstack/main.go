@@ -1,8 +1,17 @@
 // Command devstack runs reftrail on one machine for development and demos: an
 // embedded Kafka (franz-go's kfake, persisted to a data directory so a restart
-// keeps the data) and the service binaries as child processes, each given the
-// environment it needs. It waits until every service is ready, prints where
-// they listen, and on SIGINT or SIGTERM stops exactly the processes it started.
+// keeps the data), a ClickHouse, and the service binaries (ingest, enrich,
+// sink) as child processes, each given the environment it needs. It waits
+// until every service is ready, prints where ingest listens and how to query
+// ClickHouse, and on SIGINT or SIGTERM stops exactly the processes it started:
+// the services in reverse order, then ClickHouse, then Kafka.
+//
+// ClickHouse is CLICKHOUSE_ADDR when set; else a clickhouse-server (or
+// clickhouse) binary on PATH, run on the data directory with fixed ports so a
+// restart keeps the data; else devstack stops and says how to get one: a
+// `docker run` command when Docker answers, Debian's package on Debian-family
+// systems (which -install, or REFTRAIL_INSTALL_CLICKHOUSE=1, installs when
+// run as root), the official binary otherwise.
 package main
 
 import (
@@ -11,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +31,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/reftrail/reftrail/internal/chlocal"
 )
 
 // Development defaults, used only when the variable is not set. They are not
@@ -30,17 +42,13 @@ var devDefaults = map[string]string{
 	"META_VERIFY_TOKEN": "dev-verify-token",
 }
 
-// serviceSpec is a service devstack runs: its binary and the variable and
-// default of the address that serves its /readyz.
+// serviceSpec is a service devstack runs: its binary, the variable and
+// value of the address that serves its /readyz, and settings of its own.
 type serviceSpec struct {
 	name    string
 	addrVar string
 	addr    string
-}
-
-var specs = []serviceSpec{
-	{name: "ingest", addrVar: "INGEST_ADDR", addr: "127.0.0.1:8080"},
-	{name: "enrich", addrVar: "METRICS_ADDR", addr: "127.0.0.1:9101"},
+	env     map[string]string
 }
 
 func main() {
@@ -55,13 +63,29 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	dataDir := flags.String("data", ".reftrail", "directory for the embedded Kafka's data and the services' logs")
+	dataDir := flags.String("data", ".reftrail", "directory for the embedded Kafka's and the local ClickHouse's data and the services' logs")
 	binDir := flags.String("bin", "bin", "directory holding the service binaries")
 	kafkaPort := flags.Int("kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1 (ignored when KAFKA_BROKERS is set)")
+	chPort := flags.Int("clickhouse-port", 9000, "native protocol port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
+	chHTTPPort := flags.Int("clickhouse-http-port", 8123, "HTTP port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
+	install := flags.Bool("install", getenv("REFTRAIL_INSTALL_CLICKHOUSE") == "1", "without ClickHouse, install Debian's clickhouse-server and clickhouse-client with apt-get (needs root and a Debian-family system; REFTRAIL_INSTALL_CLICKHOUSE=1 sets it)")
+	enrichAddr := flags.String("enrich-addr", "127.0.0.1:9101", "enrich's METRICS_ADDR: /readyz and /metrics")
+	sinkAddr := flags.String("sink-addr", "127.0.0.1:9102", "sink's METRICS_ADDR: /readyz and /metrics")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag", flags.Args())
+	}
+
+	// ClickHouse is chosen first, so that a machine without one learns it
+	// before anything starts.
+	chPorts := chlocal.Ports{Native: *chPort, HTTP: *chHTTPPort}
+	choice, err := chooseClickHouse(ctx, getenv, realHost(stdout), *install, chPorts)
+	if err != nil {
 		return err
 	}
 
@@ -84,6 +108,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "Kafka: embedded at %s, data in %s\n", env["KAFKA_BROKERS"], kafkaDir)
 	}
 
+	var chExited <-chan struct{}
+	chAddr := choice.addr
+	if chAddr != "" {
+		if err := chlocal.WaitReady(ctx, chAddr, getenv("CLICKHOUSE_USERNAME"), getenv("CLICKHOUSE_PASSWORD"), 30*time.Second, nil); err != nil {
+			return fmt.Errorf("reaching CLICKHOUSE_ADDR: %w", err)
+		}
+		fmt.Fprintf(stdout, "ClickHouse: using CLICKHOUSE_ADDR=%s\n", chAddr)
+	} else {
+		if err := checkPortsFree(chPorts); err != nil {
+			return err
+		}
+		srv, err := chlocal.New(choice.argv, filepath.Join(*dataDir, "clickhouse"), chPorts)
+		if err != nil {
+			return err
+		}
+		if err := srv.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				fmt.Fprintln(stderr, err)
+			}
+		}()
+		chAddr, chExited = srv.Addr(), srv.Exited()
+		fmt.Fprintf(stdout, "ClickHouse: %s (pid %d) on %s, HTTP on 127.0.0.1:%d, data and logs in %s\n",
+			strings.Join(choice.argv, " "), srv.Pid(), chAddr, chPorts.HTTP, srv.Dir())
+	}
+
+	ingestAddr := getenv("INGEST_ADDR")
+	if ingestAddr == "" {
+		ingestAddr = "127.0.0.1:8080"
+	}
+	// Started in this order and stopped in reverse: consumers before what
+	// feeds them.
+	specs := []serviceSpec{
+		{name: "ingest", addrVar: "INGEST_ADDR", addr: ingestAddr},
+		{name: "enrich", addrVar: "METRICS_ADDR", addr: *enrichAddr},
+		{name: "sink", addrVar: "METRICS_ADDR", addr: *sinkAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr}},
+	}
+
 	logDir := filepath.Join(*dataDir, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return fmt.Errorf("creating log directory: %w", err)
@@ -97,12 +161,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	exited := make(chan *service, len(specs))
 	for _, spec := range specs {
-		addr := spec.addr
-		if v := getenv(spec.addrVar); v != "" && spec.addrVar == "INGEST_ADDR" {
-			addr = v // METRICS_ADDR is per service, so only INGEST_ADDR is taken from the environment
-		}
-		svcEnv := map[string]string{spec.addrVar: addr}
+		svcEnv := map[string]string{spec.addrVar: spec.addr}
 		for k, v := range env {
+			svcEnv[k] = v
+		}
+		for k, v := range spec.env {
 			svcEnv[k] = v
 		}
 		s, err := startService(filepath.Join(*binDir, spec.name), svcEnv, logDir, exited)
@@ -110,17 +173,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		running = append(running, s)
-		if err := waitReady(ctx, "http://"+dialAddr(addr)+"/readyz", s); err != nil {
+		if err := waitReady(ctx, "http://"+dialAddr(spec.addr)+"/readyz", s); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: ready on %s (log %s)\n", spec.name, dialAddr(addr), s.logPath)
+		fmt.Fprintf(stdout, "%s: ready on %s (log %s)\n", spec.name, dialAddr(spec.addr), s.logPath)
 	}
-	ingestAddr := dialAddr(running[0].env["INGEST_ADDR"])
-	fmt.Fprintf(stdout, `Webhooks: http://%s/webhook
-  verify token: %s
-  app secrets:  %s
-Stop with Ctrl-C.
-`, ingestAddr, valueOr(env, getenv, "META_VERIFY_TOKEN"), valueOr(env, getenv, "META_APP_SECRETS"))
+	printUsage(stdout, getenv, env, dialAddr(ingestAddr), chAddr)
 
 	select {
 	case <-ctx.Done():
@@ -128,7 +186,46 @@ Stop with Ctrl-C.
 		return nil
 	case s := <-exited:
 		return fmt.Errorf("%s exited: %v (see %s)", s.name, s.err, s.logPath)
+	case <-chExited:
+		return fmt.Errorf("ClickHouse exited (see its logs in %s)", filepath.Join(*dataDir, "clickhouse"))
 	}
+}
+
+// printUsage tells where to send webhooks, how to query ClickHouse and how
+// to run the demo against this stack.
+func printUsage(w io.Writer, getenv func(string) string, env map[string]string, ingestAddr, chAddr string) {
+	fmt.Fprintf(w, `Webhooks: http://%s/webhook
+  verify token: %s
+  app secrets:  %s
+`, ingestAddr, valueOr(env, getenv, "META_VERIFY_TOKEN"), valueOr(env, getenv, "META_APP_SECRETS"))
+
+	database := getenv("CLICKHOUSE_DATABASE")
+	if database == "" {
+		database = "reftrail"
+	}
+	host, port, err := net.SplitHostPort(chAddr)
+	if err != nil {
+		host, port = chAddr, "9000"
+	}
+	client := "clickhouse-client --host " + host + " --port " + port
+	if user := getenv("CLICKHOUSE_USERNAME"); user != "" && user != "default" {
+		client += " --user " + user
+	}
+	if getenv("CLICKHOUSE_PASSWORD") != "" {
+		client += ` --password "$CLICKHOUSE_PASSWORD"`
+	}
+	fmt.Fprintf(w, `Query ClickHouse (database %s; the queries of schemas/clickhouse/queries/ run there), for example:
+  %s --database %s --query 'SELECT kind, uniqExact(event_id) AS events FROM events GROUP BY kind ORDER BY kind'
+`, database, client, database)
+
+	demo := "make demo"
+	if chAddr != "127.0.0.1:9000" {
+		demo = "CLICKHOUSE_ADDR=" + chAddr + " " + demo
+	}
+	if ingestAddr != "127.0.0.1:8080" {
+		demo += " DEMO_FLAGS='-url http://" + ingestAddr + "/webhook'"
+	}
+	fmt.Fprintf(w, "Demo: in another terminal, %s sends demo traffic and prints the campaign funnel from ClickHouse.\nStop with Ctrl-C.\n", demo)
 }
 
 func valueOr(env map[string]string, getenv func(string) string, name string) string {

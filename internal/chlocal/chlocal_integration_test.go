@@ -1,0 +1,78 @@
+//go:build unix
+
+package chlocal
+
+import (
+	"context"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// TestIntegrationStartStopKeepsData starts a server, writes, stops it,
+// checks that its process is gone, and starts it again on the same
+// directory and ports: what devstack does across restarts.
+func TestIntegrationStartStopKeepsData(t *testing.T) {
+	argv, err := FindBinary()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("FindBinary: %v (and CI is set, so this fails instead of skipping)", err)
+		}
+		t.Skipf("FindBinary: %v", err)
+	}
+	var ports []int
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+	}
+	dir := t.TempDir()
+	s, err := New(argv, dir, Ports{Native: ports[0], HTTP: ports[1]})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	ctx := context.Background()
+	run := func(query string) error {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Exec(ctx, query)
+	}
+
+	if err := s.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := run("CREATE TABLE default.kept (x UInt8) ENGINE = MergeTree() ORDER BY x"); err != nil {
+		t.Fatalf("creating a table: %v", err)
+	}
+	pid := s.Pid()
+	if err := s.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if got := s.Pid(); got != 0 {
+		t.Errorf("Pid() after Stop = %d, want 0", got)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("process %d still exists after Stop", pid)
+	}
+
+	if err := s.Start(ctx); err != nil {
+		t.Fatalf("Start again: %v", err)
+	}
+	if err := run("SELECT count() FROM default.kept"); err != nil {
+		t.Errorf("reading the table after a restart: %v: the data directory was not kept", err)
+	}
+}

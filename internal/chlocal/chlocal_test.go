@@ -1,0 +1,57 @@
+package chlocal
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestNewRejectsBadSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		argv    []string
+		ports   Ports
+		wantErr string
+	}{
+		{name: "no command", ports: Ports{Native: 9000, HTTP: 8123}, wantErr: "no command"},
+		{name: "missing port", argv: []string{"clickhouse-server"}, ports: Ports{Native: 9000}, wantErr: "two different positive numbers"},
+		{name: "same port twice", argv: []string{"clickhouse-server"}, ports: Ports{Native: 9000, HTTP: 9000}, wantErr: "two different positive numbers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.argv, t.TempDir(), tt.ports)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("New error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNewWritesLoopbackConfig(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New([]string{"clickhouse-server"}, dir, Ports{Native: 19000, HTTP: 18123})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if got, want := s.Addr(), "127.0.0.1:19000"; got != want {
+		t.Errorf("Addr() = %q, want %q", got, want)
+	}
+	config := readFile(t, dir+"/config.xml")
+	for _, want := range []string{"<listen_host>127.0.0.1</listen_host>", "<tcp_port>19000</tcp_port>", "<http_port>18123</http_port>", "<path>" + dir + "/data/</path>"} {
+		if !strings.Contains(config, want) {
+			t.Errorf("config.xml lacks %q:\n%s", want, config)
+		}
+	}
+	if users := readFile(t, dir+"/users.xml"); !strings.Contains(users, "<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>") {
+		t.Errorf("users.xml does not limit the default user to loopback:\n%s", users)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return string(b)
+}

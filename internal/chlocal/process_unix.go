@@ -1,0 +1,79 @@
+//go:build unix
+
+package chlocal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// FindBinary returns the command line prefix that runs a ClickHouse server:
+// clickhouse-server (Debian's 18.16 package installs it in /usr/sbin), or the
+// single clickhouse binary of current releases with its server subcommand.
+func FindBinary() ([]string, error) {
+	if p, err := exec.LookPath("clickhouse-server"); err == nil {
+		return []string{p}, nil
+	}
+	if p, err := exec.LookPath("clickhouse"); err == nil {
+		return []string{p, "server"}, nil
+	}
+	return nil, errors.New("neither clickhouse-server nor clickhouse is on PATH")
+}
+
+// process is one run of the server binary, in a process group of its own.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+// startProcess runs argv with dir's config.xml, its output appended to
+// dir/stdout.log.
+func startProcess(argv []string, dir string) (*process, error) {
+	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the server's stdout log: %w", err)
+	}
+	args := append(append([]string{}, argv[1:]...), "--config-file="+filepath.Join(dir, "config.xml"))
+	cmd := exec.Command(argv[0], args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("running %s: %w", strings.Join(argv, " "), err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		out.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+// stop sends SIGTERM to the process group, then SIGKILL after timeout, and
+// waits for the server to end. With Setpgid the group id is the server's pid.
+func (p *process) stop(timeout time.Duration) error {
+	pgid := p.pid()
+	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signalling process group %d: %w", pgid, err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(timeout):
+	}
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("killing process group %d: %w", pgid, err)
+	}
+	<-p.done
+	return nil
+}
