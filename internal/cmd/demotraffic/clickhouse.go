@@ -63,7 +63,7 @@ func (c clickhouseCheck) run(ctx context.Context, w io.Writer, e *traffic.Expect
 		fmt.Fprintf(w, "note: %d more than the plan; another plan (other -seed or -participants) was sent over the same period, so the funnel will differ\n", got-uint64(e.TotalEvents))
 	}
 
-	rows, err := queryFunnel(ctx, conn, params)
+	rows, err := traffic.QueryFunnel(ctx, conn, e.FromMs, e.ToMs)
 	if err != nil {
 		return err
 	}
@@ -106,42 +106,6 @@ func (c clickhouseCheck) waitForEvents(ctx context.Context, conn driver.Conn, pa
 		case <-time.After(pollInterval):
 		}
 	}
-}
-
-// queryFunnel runs funnel.sql for params and returns its rows.
-func queryFunnel(ctx context.Context, conn driver.Conn, params map[string]any) ([]traffic.FunnelRow, error) {
-	text, err := chstore.Query("funnel")
-	if err != nil {
-		return nil, err
-	}
-	query, err := bindQuery(text, params)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := conn.Query(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("running the funnel query: %w", err)
-	}
-	defer rows.Close()
-	var out []traffic.FunnelRow
-	for rows.Next() {
-		var (
-			platform, account, ref                                 string
-			referrals, participants, conversed, answered, returned uint64
-		)
-		if err := rows.Scan(&platform, &account, &ref, &referrals, &participants, &conversed, &answered, &returned); err != nil {
-			return nil, fmt.Errorf("reading the funnel: %w", err)
-		}
-		out = append(out, traffic.FunnelRow{
-			Platform: event.Platform(platform), AccountID: account, Ref: ref,
-			Referrals: int(referrals), Participants: int(participants),
-			Conversed: int(conversed), Answered: int(answered), Returned: int(returned),
-		})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading the funnel: %w", err)
-	}
-	return out, nil
 }
 
 func bindQuery(query string, params map[string]any) (string, error) {
