@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/testenv"
+)
+
+// BenchmarkIntegrationSinkThroughput measures events per second from the
+// events topic into ClickHouse, and the limit the same server sets in the same
+// run: the same rows inserted directly with chstore.InsertEvents in batches of
+// BATCH_ROWS. sink runs as a child process so that its peak resident memory
+// (VmHWM) is its own, not the in-process Kafka's. It runs once whatever b.N;
+// SINK_BENCH_EVENTS sets the backlog (default 500000):
+//
+//	go test -run '^$' -bench SinkThroughput -benchtime 1x ./sink
+func BenchmarkIntegrationSinkThroughput(b *testing.B) {
+	n := 500000
+	if v := os.Getenv("SINK_BENCH_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("SINK_BENCH_EVENTS: %v", err)
+		}
+	}
+	const batchRows = 10000
+	srv := chtest.Start(b)
+	conn := srv.Conn(b, "")
+	evs := testEvents("bench", n)
+	brokers := kafkatest.NewFake(b, kfake.SeedTopics(partitions, eventsTopic, dlqTopic)).ListenAddrs()
+	produce(b, brokers, eventRecords(b, evs))
+
+	// The limit is measured before and after the sink's run, and the better
+	// taken: the first inserts into a fresh server are slower.
+	directRate := insertDirect(b, srv, evs, batchRows)
+
+	db := srv.NewDatabase(b)
+	env := sinkEnv(brokers, srv, db, testenv.FreeAddr(b))
+	env["BATCH_ROWS"] = strconv.Itoa(batchRows)
+	start := time.Now()
+	c := startChild(b, env, filepath.Join(b.TempDir(), "sink.log"))
+	waitStatus(b, c.url, http.StatusOK, 60*time.Second)
+	ready := time.Now()
+	waitFor(b, 10*time.Minute, "every event in ClickHouse", func() bool {
+		return count(b, conn, "SELECT count() FROM "+db+".events") == uint64(n)
+	})
+	end := time.Now()
+	sinkRate := float64(n) / end.Sub(start).Seconds()
+	peak := vmHWM(b, c.cmd.Process.Pid)
+	directRate = max(directRate, insertDirect(b, srv, evs, batchRows))
+
+	b.ReportMetric(sinkRate, "sink_events/s")
+	b.ReportMetric(float64(n)/end.Sub(ready).Seconds(), "sink_after_ready_events/s")
+	b.ReportMetric(directRate, "direct_events/s")
+	b.ReportMetric(sinkRate/directRate, "ratio")
+	b.ReportMetric(float64(peak)/(1<<20), "sink_peak_MiB")
+	b.Logf("%d events: sink %.0f/s (%.0f/s after ready), direct InsertEvents %.0f/s, ratio %.2f, sink VmHWM %.1f MiB",
+		n, sinkRate, float64(n)/end.Sub(ready).Seconds(), directRate, sinkRate/directRate, float64(peak)/(1<<20))
+}
+
+// insertDirect inserts evs into a new database with chstore.InsertEvents in
+// batches of batchRows and returns the events per second.
+func insertDirect(b *testing.B, srv *chtest.Server, evs []event.Event, batchRows int) float64 {
+	b.Helper()
+	ctx := context.Background()
+	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: srv.NewDatabase(b), Username: srv.Username, Password: srv.Password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; i < len(evs); i += batchRows {
+		if err := store.InsertEvents(ctx, evs[i:min(i+batchRows, len(evs))], time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(len(evs)) / time.Since(start).Seconds()
+}
+
+// vmHWM reads the peak resident set size of process pid, in bytes.
+func vmHWM(t testing.TB, pid int) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading peak memory: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("parsing VmHWM %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+)
+
+// Record headers of the DLQ topic, a contract with enrich (DESIGN.md, Record
+// headers).
+const (
+	headerReceivedAt   = "reftrail-received-at"
+	headerDLQReason    = "reftrail-dlq-reason"
+	headerDLQDetail    = "reftrail-dlq-detail"
+	headerDLQStage     = "reftrail-dlq-stage"
+	headerRawPartition = "reftrail-raw-partition"
+	headerRawOffset    = "reftrail-raw-offset"
+)
+
+// Dead letters sink itself writes: an event record it cannot decode.
+const (
+	reasonUndecodable = "undecodable_event"
+	stageSink         = "sink"
+	// reasonUnknown stands in for a DLQ record without a reason header,
+	// which enrich never writes but an operator's tool might.
+	reasonUnknown = "unknown"
+	// maxReasonLen bounds the reason used as a metric label; enrich's
+	// reasons are short words, and a longer one is not from enrich.
+	maxReasonLen = 64
+)
+
+// dlqDeadLetter is the dead_letters row of a DLQ topic record: the raw record
+// enrich gave up on, identified by rawTopic and the partition and offset from
+// its headers, so that the same raw record dead-lettered twice collapses into
+// one row. A record without those headers is keyed by its own position in the
+// DLQ topic instead: it is kept, and still collapses when redelivered.
+func dlqDeadLetter(rec *kgo.Record, rawTopic string) chstore.DeadLetter {
+	d := chstore.DeadLetter{
+		RawTopic:     rawTopic,
+		Reason:       reasonUnknown,
+		Payload:      rec.Value,
+		Headers:      headers(rec),
+		ReceivedTime: rec.Timestamp.UnixMilli(),
+	}
+	var partitionOK, offsetOK bool
+	for _, h := range rec.Headers {
+		v := string(h.Value)
+		switch h.Key {
+		case headerDLQReason:
+			if v != "" {
+				d.Reason = v
+			}
+		case headerDLQDetail:
+			d.Detail = v
+		case headerDLQStage:
+			d.Stage = v
+		case headerRawPartition:
+			p, err := strconv.ParseInt(v, 10, 32)
+			d.RawPartition, partitionOK = int32(p), err == nil
+		case headerRawOffset:
+			o, err := strconv.ParseInt(v, 10, 64)
+			d.RawOffset, offsetOK = o, err == nil
+		case headerReceivedAt:
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+				d.ReceivedTime = ms
+			}
+		}
+	}
+	if !partitionOK || !offsetOK {
+		d.RawTopic, d.RawPartition, d.RawOffset = rec.Topic, rec.Partition, rec.Offset
+	}
+	return d
+}
+
+// undecodableDeadLetter is the dead_letters row of an event record that cannot
+// be decoded, keyed by the record's own position in the events topic.
+func undecodableDeadLetter(rec *kgo.Record, err error) chstore.DeadLetter {
+	return chstore.DeadLetter{
+		RawTopic:     rec.Topic,
+		RawPartition: rec.Partition,
+		RawOffset:    rec.Offset,
+		Reason:       reasonUndecodable,
+		Stage:        stageSink,
+		Detail:       err.Error(),
+		Payload:      rec.Value,
+		Headers:      headers(rec),
+		ReceivedTime: rec.Timestamp.UnixMilli(),
+	}
+}
+
+func headers(rec *kgo.Record) []chstore.Header {
+	hs := make([]chstore.Header, len(rec.Headers))
+	for i, h := range rec.Headers {
+		hs[i] = chstore.Header{Key: h.Key, Value: h.Value}
+	}
+	return hs
+}
+
+// reasonLabel is reason as a metric label, with cardinality bounded.
+func reasonLabel(reason string) string {
+	if len(reason) > maxReasonLen {
+		return "other"
+	}
+	return reason
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+)
+
+func TestDLQDeadLetter(t *testing.T) {
+	at := time.UnixMilli(1763700200000)
+	tests := []struct {
+		name string
+		rec  *kgo.Record
+		want chstore.DeadLetter
+	}{
+		{
+			name: "from enrich",
+			rec: &kgo.Record{Topic: dlqTopic, Partition: 1, Offset: 7, Timestamp: at, Value: []byte(`{"object":`), Headers: []kgo.RecordHeader{
+				{Key: "reftrail-received-at", Value: []byte("1763700100000")},
+				{Key: "reftrail-request-id", Value: []byte("req-1")},
+				{Key: "reftrail-dlq-reason", Value: []byte("invalid_json")},
+				{Key: "reftrail-dlq-detail", Value: []byte("unexpected end of JSON input")},
+				{Key: "reftrail-dlq-stage", Value: []byte("decode")},
+				{Key: "reftrail-raw-partition", Value: []byte("2")},
+				{Key: "reftrail-raw-offset", Value: []byte("41")},
+			}},
+			want: chstore.DeadLetter{
+				RawTopic: rawTopic, RawPartition: 2, RawOffset: 41,
+				Reason: "invalid_json", Stage: "decode", Detail: "unexpected end of JSON input",
+				Payload: []byte(`{"object":`), ReceivedTime: 1763700100000,
+				Headers: []chstore.Header{
+					{Key: "reftrail-received-at", Value: []byte("1763700100000")},
+					{Key: "reftrail-request-id", Value: []byte("req-1")},
+					{Key: "reftrail-dlq-reason", Value: []byte("invalid_json")},
+					{Key: "reftrail-dlq-detail", Value: []byte("unexpected end of JSON input")},
+					{Key: "reftrail-dlq-stage", Value: []byte("decode")},
+					{Key: "reftrail-raw-partition", Value: []byte("2")},
+					{Key: "reftrail-raw-offset", Value: []byte("41")},
+				},
+			},
+		},
+		{
+			name: "without raw coordinates or reason",
+			rec:  &kgo.Record{Topic: dlqTopic, Partition: 0, Offset: 3, Timestamp: at, Value: []byte("x"), Headers: []kgo.RecordHeader{{Key: "reftrail-raw-offset", Value: []byte("not a number")}}},
+			want: chstore.DeadLetter{
+				RawTopic: dlqTopic, RawPartition: 0, RawOffset: 3, Reason: "unknown",
+				Payload: []byte("x"), ReceivedTime: at.UnixMilli(),
+				Headers: []chstore.Header{{Key: "reftrail-raw-offset", Value: []byte("not a number")}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, dlqDeadLetter(tt.rec, rawTopic)); diff != "" {
+				t.Errorf("dlqDeadLetter (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUndecodableDeadLetter(t *testing.T) {
+	at := time.UnixMilli(1763700200000)
+	rec := &kgo.Record{Topic: eventsTopic, Partition: 2, Offset: 9, Timestamp: at, Value: []byte{0xff}}
+	got := undecodableDeadLetter(rec, errors.New("malformed event: magic byte 0xff"))
+	want := chstore.DeadLetter{
+		RawTopic: eventsTopic, RawPartition: 2, RawOffset: 9, Reason: "undecodable_event", Stage: "sink",
+		Detail: "malformed event: magic byte 0xff", Payload: []byte{0xff}, Headers: []chstore.Header{}, ReceivedTime: at.UnixMilli(),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("undecodableDeadLetter (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/schemas"
+)
+
+// TestIntegrationSinkRegistryDown sends Confluent-framed events while the
+// schema registry fails: sink must hold them (neither written nor
+// dead-lettered), report not ready, and write them once the registry answers.
+func TestIntegrationSinkRegistryDown(t *testing.T) {
+	srv := chtest.Start(t)
+	db := srv.NewDatabase(t)
+	brokers := kafkatest.Brokers(t)
+
+	schema, err := schemas.Avro.ReadFile("avro/referral_event.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up atomic.Bool
+	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, `{"error_code":50301,"message":"down for the test"}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		json.NewEncoder(w).Encode(map[string]any{"schema": string(schema)})
+	}))
+	t.Cleanup(registry.Close)
+
+	evs := testEvents("r", 100)
+	recs := eventRecords(t, evs)
+	for _, r := range recs {
+		// Single-object header (10 bytes) → Confluent header (5 bytes), id 7.
+		r.Value = append(binary.BigEndian.AppendUint32([]byte{0}, 7), r.Value[10:]...)
+	}
+	produce(t, brokers, recs)
+
+	env := sinkEnv(brokers, srv, db, testenv.FreeAddr(t))
+	env["FLUSH_INTERVAL"], env["SCHEMA_REGISTRY_URL"] = "100ms", registry.URL
+	s := startSink(t, env)
+	waitFor(t, 60*time.Second, "retries while the registry is down", func() bool {
+		m, _ := tryScrape(s.url)
+		return metric(m, "reftrail_sink_insert_retries_total") >= 2
+	})
+	waitStatus(t, s.url, http.StatusServiceUnavailable, 10*time.Second)
+	m := scrape(t, s.url)
+	if got := metric(m, "reftrail_sink_rows_written_total"); got != 0 {
+		t.Errorf("rows written while the registry is down = %v, want 0 (held, not dead-lettered)", got)
+	}
+
+	up.Store(true)
+	waitStatus(t, s.url, http.StatusOK, 30*time.Second)
+	conn := srv.Conn(t, "")
+	waitFor(t, 30*time.Second, "every event written", func() bool {
+		return metric(scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`) == float64(len(evs))
+	})
+	if got, want := readCounts(t, conn, db), wantCounts(len(evs)); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
+	if got := metric(scrape(t, s.url), "reftrail_sink_dead_letters_total"); got != 0 {
+		t.Errorf("dead letters = %v, want 0", got)
+	}
+}
