@@ -1,0 +1,301 @@
+// Package e2e tests reftrail whole: kfake, a real ClickHouse, and ingest,
+// enrich and sink running as the binaries built from their main packages
+// (whose main calls run), as child processes the tests can kill.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/meta"
+	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/traffic"
+)
+
+const appSecret = "e2e-app-secret"
+
+// binDir holds the service binaries, built once by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "reftrail-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+		"github.com/reftrail/reftrail/ingest", "github.com/reftrail/reftrail/enrich", "github.com/reftrail/reftrail/sink")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building the services: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	binDir = dir
+	chtest.Main(m)
+	os.RemoveAll(dir)
+}
+
+// pipeline is one reftrail: a Kafka, a ClickHouse database and the three
+// services, each a child process stopped when the test ends.
+type pipeline struct {
+	t        testing.TB
+	ch       *chtest.Server
+	db       string
+	logDir   string
+	services map[string]*service
+}
+
+// service is one service binary and the environment it runs with.
+type service struct {
+	name    string
+	env     []string
+	addr    string // serves /readyz
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+}
+
+// newPipeline starts the services on a new database of ch; sinkEnv overrides
+// sink's settings (FLUSH_INTERVAL=200ms unless given).
+func newPipeline(t testing.TB, ch *chtest.Server, sinkEnv ...string) *pipeline {
+	t.Helper()
+	brokers := strings.Join(kafkatest.Brokers(t), ",")
+	p := &pipeline{t: t, ch: ch, db: ch.NewDatabase(t), logDir: t.TempDir(), services: map[string]*service{}}
+	common := []string{"KAFKA_BROKERS=" + brokers, "TOPIC_PARTITIONS=3", "LOG_LEVEL=warn"}
+	ingestAddr, enrichAddr, sinkAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	p.add("ingest", ingestAddr, append(common, "INGEST_ADDR="+ingestAddr, "META_APP_SECRETS="+appSecret, "META_VERIFY_TOKEN=e2e-token"))
+	p.add("enrich", enrichAddr, append(common, "METRICS_ADDR="+enrichAddr, "ENRICH_TRANSACTIONAL_ID=e2e-"+p.db))
+	p.add("sink", sinkAddr, append(append(common, "METRICS_ADDR="+sinkAddr, "CLICKHOUSE_ADDR="+ch.Addr, "CLICKHOUSE_DATABASE="+p.db,
+		"CLICKHOUSE_USERNAME="+ch.Username, "CLICKHOUSE_PASSWORD="+ch.Password, "FLUSH_INTERVAL=200ms"), sinkEnv...))
+	for _, name := range []string{"ingest", "enrich", "sink"} {
+		p.start(name)
+	}
+	return p
+}
+
+func (p *pipeline) add(name, addr string, env []string) {
+	p.services[name] = &service{
+		name: name, addr: addr, env: append(os.Environ(), env...),
+		logPath: filepath.Join(p.logDir, name+".log"),
+	}
+}
+
+// start starts the service and waits until it is ready.
+func (p *pipeline) start(name string) {
+	p.t.Helper()
+	s := p.services[name]
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	s.cmd = exec.Command(filepath.Join(binDir, name))
+	s.cmd.Env = s.env
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		p.t.Fatalf("starting %s: %v", name, err)
+	}
+	cmd, exited := s.cmd, make(chan struct{})
+	s.exited = exited
+	go func() {
+		cmd.Wait()
+		logFile.Close()
+		close(exited)
+	}()
+	// Stop exactly this process, by its pid, however the test ends.
+	p.t.Cleanup(func() { stopProcess(cmd, exited) })
+	p.waitReady(s)
+}
+
+func (p *pipeline) waitReady(s *service) {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + s.addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-s.exited:
+			p.t.Fatalf("%s exited before it was ready:\n%s", s.name, p.logTail(s))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	p.t.Fatalf("%s not ready after 60s:\n%s", s.name, p.logTail(s))
+}
+
+// kill ends the service with SIGKILL: no flush, no commit, no goodbye.
+func (p *pipeline) kill(name string) {
+	s := p.services[name]
+	s.cmd.Process.Kill()
+	<-s.exited
+}
+
+func stopProcess(cmd *exec.Cmd, exited chan struct{}) {
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
+func (p *pipeline) logTail(s *service) string {
+	b, _ := os.ReadFile(s.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func (p *pipeline) ingestURL() string { return "http://" + p.services["ingest"].addr + "/webhook" }
+
+// send posts the plan's webhooks through ingest, retrying 503s as Meta does.
+func (p *pipeline) send(ctx context.Context, webhooks []traffic.Webhook, opts traffic.SendOptions) error {
+	_, err := traffic.Send(ctx, http.DefaultClient, p.ingestURL(), appSecret, webhooks, opts)
+	return err
+}
+
+// stored is what ClickHouse holds, as the queries that count see it.
+type stored struct {
+	Events      map[event.Kind]int
+	DeadLetters map[meta.Reason]int
+}
+
+func (p *pipeline) stored(ctx context.Context, conn driver.Conn) (stored, error) {
+	s := stored{Events: map[event.Kind]int{}, DeadLetters: map[meta.Reason]int{}}
+	rows, err := conn.Query(ctx, "SELECT kind, uniqExact(event_id) FROM events GROUP BY kind")
+	if err != nil {
+		return s, err
+	}
+	for rows.Next() {
+		var kind string
+		var n uint64
+		if err := rows.Scan(&kind, &n); err != nil {
+			return s, err
+		}
+		s.Events[event.Kind(kind)] = int(n)
+	}
+	rows.Close()
+	rows, err = conn.Query(ctx, "SELECT reason, count() FROM dead_letters FINAL GROUP BY reason")
+	if err != nil {
+		return s, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var reason string
+		var n uint64
+		if err := rows.Scan(&reason, &n); err != nil {
+			return s, err
+		}
+		s.DeadLetters[meta.Reason(reason)] = int(n)
+	}
+	return s, rows.Err()
+}
+
+// checkStored waits until ClickHouse holds exactly the plan's events and dead
+// letters, counted as the queries count (distinct event ids), then checks the
+// funnel query against the plan.
+func (p *pipeline) checkStored(want traffic.Expected, timeout time.Duration) {
+	p.t.Helper()
+	ctx := context.Background()
+	conn := p.ch.Conn(p.t, p.db)
+	wantStored := stored{Events: want.Events, DeadLetters: want.DeadLetters}
+	var got stored
+	var err error
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err = p.stored(ctx, conn)
+		if err == nil && cmp.Equal(wantStored, got) {
+			break
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("after %s ClickHouse holds (-want +got):\n%s(err %v)\nsink log:\n%s",
+				timeout, cmp.Diff(wantStored, got), err, p.logTail(p.services["sink"]))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	funnel, err := traffic.QueryFunnel(ctx, conn, want.FromMs, want.ToMs)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Funnel, funnel); diff != "" {
+		p.t.Errorf("funnel.sql (-plan +ClickHouse):\n%s", diff)
+	}
+}
+
+// TestIntegrationPipeline sends a generated traffic set through ingest over
+// HTTP and checks that ClickHouse holds every event exactly once, the dead
+// letters hold exactly the bad payloads, and the funnel is the plan's.
+func TestIntegrationPipeline(t *testing.T) {
+	p := newPipeline(t, chtest.Start(t))
+	plan, err := traffic.NewPlan(traffic.Options{Seed: 11, Participants: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.send(context.Background(), plan.Webhooks(), traffic.SendOptions{Concurrency: 16, Retries: 5}); err != nil {
+		t.Fatal(err)
+	}
+	p.checkStored(plan.Expected(), 60*time.Second)
+}
+
+// TestIntegrationPipelineFaults sends a stream while enrich and sink are each
+// killed (SIGKILL) and restarted, and ClickHouse is stopped for a while and
+// restarted: ClickHouse still ends with every event exactly once and nothing
+// lost.
+func TestIntegrationPipelineFaults(t *testing.T) {
+	ch := chtest.StartLocal(t)
+	p := newPipeline(t, ch)
+	plan, err := traffic.NewPlan(traffic.Options{Seed: 12, Participants: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhooks := plan.Webhooks()
+	// Spread the stream over about 12 s so every fault lands in its middle.
+	rate := float64(len(webhooks)) / 12
+	sent := make(chan error, 1)
+	go func() {
+		sent <- p.send(context.Background(), webhooks, traffic.SendOptions{Rate: rate, Concurrency: 16, Retries: 8})
+	}()
+
+	time.Sleep(2 * time.Second)
+	p.kill("enrich")
+	time.Sleep(time.Second)
+	p.start("enrich")
+
+	time.Sleep(2 * time.Second)
+	p.kill("sink")
+	time.Sleep(time.Second)
+	p.start("sink")
+
+	time.Sleep(time.Second)
+	ch.Stop(t)
+	time.Sleep(3 * time.Second)
+	ch.Restart(t)
+
+	if err := <-sent; err != nil {
+		t.Fatalf("sending: %v", err)
+	}
+	p.checkStored(plan.Expected(), 120*time.Second)
+}
