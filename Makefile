@@ -7,7 +7,7 @@ SERVICES := ./ingest ./enrich ./sink
 .PHONY: build run demo test bench fuzz clean
 
 build:
-	$(GO) build -o bin/ $(SERVICES) ./internal/cmd/devstack ./internal/cmd/demotraffic
+	$(GO) build -o bin/ $(SERVICES) ./internal/cmd/devstack ./internal/cmd/demotraffic ./internal/cmd/chquery
 
 # The whole stack on this machine: Kafka, ClickHouse, ingest, enrich, sink.
 # DEVSTACK_FLAGS passes flags, e.g. DEVSTACK_FLAGS='-clickhouse-port 19000'.
