@@ -4,7 +4,7 @@
 GO ?= go
 SERVICES := ./ingest ./enrich ./sink
 
-.PHONY: build run demo test bench fuzz clean
+.PHONY: build run demo test bench bench-e2e fuzz clean
 
 build:
 	$(GO) build -o bin/ $(SERVICES) ./internal/cmd/devstack ./internal/cmd/demotraffic ./internal/cmd/chquery
@@ -28,6 +28,12 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench IngestVsBareHTTP -benchtime 20000x ./ingest
 	$(GO) test -run '^$$' -bench EnrichVsDecodeEncode -benchtime 1x ./enrich
+	$(GO) test -run '^$$' -bench SinkThroughput -benchtime 1x ./sink
+
+# The three services together on kfake and a local ClickHouse: sustained
+# events/s, and POST-to-visible freshness at a fixed rate.
+bench-e2e:
+	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x ./e2e
 
 FUZZTIME ?= 30s
 fuzz:
