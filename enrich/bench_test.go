@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/testenv"
 	"github.com/reftrail/reftrail/internal/traffic"
 )
 
@@ -45,11 +46,11 @@ func BenchmarkEnrichVsDecodeEncode(b *testing.B) {
 		produceRaw(b, brokers, bodies)
 		url := startEnrich(b, brokers, map[string]string{"LOG_LEVEL": "error"})
 		start = time.Now()
-		for sumMetric(scrape(b, url), "reftrail_enrich_records_consumed_total") < float64(len(bodies)) {
+		for testenv.Metric(testenv.Scrape(b, url), "reftrail_enrich_records_consumed_total") < float64(len(bodies)) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		endToEnd = float64(wantEvents) / time.Since(start).Seconds()
-		if got := sumMetric(scrape(b, url), "reftrail_enrich_events_produced_total"); got != float64(wantEvents) {
+		if got := testenv.Metric(testenv.Scrape(b, url), "reftrail_enrich_events_produced_total"); got != float64(wantEvents) {
 			b.Fatalf("enrich produced %v events, the plan says %d", got, wantEvents)
 		}
 	}

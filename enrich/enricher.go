@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/event"
 	"github.com/reftrail/reftrail/internal/kafka"
 )
@@ -89,17 +90,17 @@ func (e *enricher) run(ctx context.Context) error {
 		return err
 	}
 	proc := &processor{codec: codec, eventsTopic: e.cfg.EventsTopic, dlqTopic: e.cfg.DLQTopic}
-	backoff := minBackoff
+	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
 		err := e.session(ctx, proc)
 		if ctx.Err() != nil {
 			return nil
 		}
-		e.logger.Error("transaction session failed; starting a new one", "err", err, "backoff", backoff)
-		if !sleep(ctx, backoff) {
+		wait := retry.Next()
+		e.logger.Error("transaction session failed; starting a new one", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return nil
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
@@ -114,17 +115,17 @@ func (e *enricher) newCodec(ctx context.Context) (*event.Codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating schema registry client for SCHEMA_REGISTRY_URL: %w", err)
 	}
-	backoff := minBackoff
+	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
 		codec, err := event.NewRegistryCodec(ctx, client, e.cfg.EventsTopic+"-value")
 		if err == nil {
 			return codec, nil
 		}
-		e.logger.Warn("registering the event schema; retrying", "err", err, "backoff", backoff)
-		if !sleep(ctx, backoff) {
+		wait := retry.Next()
+		e.logger.Warn("registering the event schema; retrying", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return nil, ctx.Err()
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
@@ -162,7 +163,7 @@ func (e *enricher) session(ctx context.Context, proc *processor) error {
 	e.client.Store(sess.Client())
 	defer e.client.Store(nil)
 
-	backoff := minBackoff
+	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
 		fetches := sess.PollRecords(ctx, e.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -179,15 +180,14 @@ func (e *enricher) session(ctx context.Context, proc *processor) error {
 			return err
 		}
 		if committed {
-			backoff = minBackoff
+			retry.Reset()
 			continue
 		}
 		// The session rewound to the committed offsets: the same records
 		// come again after the backoff.
-		if !sleep(ctx, backoff) {
+		if !backoff.Sleep(ctx, retry.Next()) {
 			return nil
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
@@ -278,16 +278,4 @@ func (e *enricher) record(outcomes []outcome, fetches kgo.Fetches, start, now ti
 			m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(p.HighWatermark - last - 1))
 		}
 	})
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

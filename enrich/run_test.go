@@ -68,23 +68,8 @@ func startEnrich(t testing.TB, brokers []string, env map[string]string) string {
 			t.Errorf("run returned %v after shutdown, want nil", err)
 		}
 	})
-	waitReady(t, "http://"+addr)
+	testenv.WaitReadyz(t, "http://"+addr, http.StatusOK, 30*time.Second)
 	return "http://" + addr
-}
-
-func waitReady(t testing.TB, url string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s/readyz not 200 after 30s", url)
 }
 
 // produceRaw creates enrich's topics, writes bodies to the raw topic as ingest
@@ -254,45 +239,16 @@ func TestIntegrationEnrichCorpus(t *testing.T) {
 		t.Errorf("dead letters by raw position (-want +got):\n%s", diff)
 	}
 
-	metrics := scrape(t, url)
+	metrics := testenv.Scrape(t, url)
 	for name, want := range map[string]int{
 		"reftrail_enrich_records_consumed_total": len(raws),
 		"reftrail_enrich_events_produced_total":  len(wantEvents),
 		"reftrail_enrich_dlq_records_total":      len(wantDLQ),
 	} {
-		if got := sumMetric(metrics, name); got != float64(want) {
+		if got := testenv.Metric(metrics, name); got != float64(want) {
 			t.Errorf("%s sums to %v, want %d", name, got, want)
 		}
 	}
-}
-
-func scrape(t testing.TB, url string) string {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// sumMetric adds the values of every series of the named metric in a
-// Prometheus text exposition.
-func sumMetric(exposition, name string) float64 {
-	var sum float64
-	for _, line := range strings.Split(exposition, "\n") {
-		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }
 
 func TestRunRejectsBadSettings(t *testing.T) {

@@ -62,26 +62,8 @@ func startIngest(t testing.TB, brokers []string, env map[string]string) *ingestU
 			t.Errorf("run returned %v after shutdown, want nil", err)
 		}
 	})
-	waitReady(t, in.url)
+	testenv.WaitReadyz(t, in.url, http.StatusOK, 20*time.Second)
 	return in
-}
-
-func waitReady(t testing.TB, url string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/readyz not 200 after 20s (last error %v)", url, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func post(t *testing.T, url string, body []byte, header map[string]string) (int, http.Header) {
@@ -289,7 +271,7 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 	if got := countRaw(t, brokers); got != int64(len(accepted)) {
 		t.Errorf("raw topic holds %d records, want %d (only the verified ones)", got, len(accepted))
 	}
-	metrics := scrape(t, in.url)
+	metrics := testenv.Scrape(t, in.url)
 	for _, want := range []string{
 		`reftrail_ingest_requests_total{outcome="accepted"} 6`,
 		`reftrail_ingest_requests_total{outcome="unauthorized"} 5`,
@@ -299,17 +281,6 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-}
-
-func scrape(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 func TestRejectsWithoutProducing(t *testing.T) {
@@ -407,7 +378,7 @@ func TestKafkaDownAnswers503ThenRecovers(t *testing.T) {
 		t.Fatalf("restarting kfake on port %d: %v", p, err)
 	}
 	t.Cleanup(restarted.Close)
-	waitReady(t, in.url)
+	testenv.WaitReadyz(t, in.url, http.StatusOK, 20*time.Second)
 	after := []byte(`{"object":"page","entry":[{"id":"106000000000001","messaging":[]}],"n":"after"}`)
 	// The producer's reconnect and retry backoffs may still answer 503 for a
 	// few seconds; Meta redelivers, and so does this loop, until 200.

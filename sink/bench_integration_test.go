@@ -53,7 +53,7 @@ func BenchmarkIntegrationSinkThroughput(b *testing.B) {
 	env["BATCH_ROWS"] = strconv.Itoa(batchRows)
 	start := time.Now()
 	c := startChild(b, env, filepath.Join(b.TempDir(), "sink.log"))
-	waitStatus(b, c.url, http.StatusOK, 60*time.Second)
+	testenv.WaitReadyz(b, c.url, http.StatusOK, 60*time.Second)
 	ready := time.Now()
 	waitFor(b, 10*time.Minute, "every event in ClickHouse", func() bool {
 		return count(b, conn, "SELECT count() FROM "+db+".events") == uint64(n)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/event"
 )
@@ -47,7 +48,7 @@ type batch struct {
 // attempt runs under a fresh block. The first success resumes fetching.
 func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store) error {
 	topics := []string{s.cfg.EventsTopic, s.cfg.DLQTopic}
-	backoff := minBackoff
+	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	var retryAt time.Time // zero unless a failed batch waits
 	for {
 		pollCtx, cancel := s.pollContext(ctx, retryAt)
@@ -76,14 +77,15 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 					cl.PauseFetchTopics(topics...)
 					s.retrying.Store(true)
 				}
-				s.logger.Warn("writing batch failed; keeping it and retrying", "err", err, "backoff", backoff)
-				retryAt = time.Now().Add(backoff)
-				backoff = min(2*backoff, maxBackoff)
+				wait := retry.Next()
+				s.logger.Warn("writing batch failed; keeping it and retrying", "err", err, "backoff", wait)
+				retryAt = time.Now().Add(wait)
 			case !retryAt.IsZero():
 				cl.ResumeFetchTopics(topics...)
 				s.retrying.Store(false)
 				s.logger.Info("writing batches again")
-				retryAt, backoff = time.Time{}, minBackoff
+				retryAt = time.Time{}
+				retry.Reset()
 			}
 		}
 		cl.AllowRebalance()
@@ -95,18 +97,17 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 	// again by the next owner.
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	backoff = minBackoff
+	retry.Reset()
 	for {
 		err := s.flush(flushCtx, cl, store)
 		if err == nil {
 			break
 		}
 		s.metrics.insertRetries.Inc()
-		if !sleep(flushCtx, backoff) {
+		if !backoff.Sleep(flushCtx, retry.Next()) {
 			s.logger.Error("writing the last batch at shutdown failed; its records stay uncommitted for the next owner", "err", err)
 			break
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 	cl.CloseAllowingRebalance()
 	return nil

@@ -139,7 +139,7 @@ func TestIntegrationSinkKilledBetweenInsertAndCommit(t *testing.T) {
 
 	// 1. Rows written, offsets not committed, killed.
 	first := startChild(t, env(), logPath)
-	waitStatus(t, first.url, http.StatusOK, 60*time.Second)
+	testenv.WaitReadyz(t, first.url, http.StatusOK, 60*time.Second)
 	waitFor(t, 60*time.Second, "6000 rows written with commits refused", func() bool { return rows() >= 6000 })
 	first.kill(t)
 	if c := committed(t, adm); c != 0 {

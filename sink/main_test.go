@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -79,23 +78,6 @@ func startSink(t testing.TB, env map[string]string) *runningSink {
 	return &runningSink{url: "http://" + env["METRICS_ADDR"], stop: stop}
 }
 
-// waitStatus waits until url/readyz answers want.
-func waitStatus(t testing.TB, url string, want int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	got := 0
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if got = resp.StatusCode; got == want {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s/readyz answered %d for %v, want %d", url, got, timeout, want)
-}
-
 // waitFor polls cond until it holds, failing after timeout with what.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -106,45 +88,6 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func scrape(t testing.TB, url string) string {
-	t.Helper()
-	m, err := tryScrape(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// tryScrape is scrape for a server that may not listen yet.
-func tryScrape(url string) (string, error) {
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
-
-// metric sums the series of the named metric in a Prometheus text exposition
-// whose labels include every one of labels (`table="events"`).
-func metric(exposition, name string, labels ...string) float64 {
-	var sum float64
-	for _, line := range strings.Split(exposition, "\n") {
-		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
-			continue
-		}
-		match := true
-		for _, l := range labels {
-			match = match && strings.Contains(line, l)
-		}
-		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil && match {
-			sum += v
-		}
-	}
-	return sum
 }
 
 // testEvents returns n events: pairs of a referral and a message from one

@@ -24,25 +24,25 @@ func TestIntegrationSinkClickHouseOutage(t *testing.T) {
 	env := sinkEnv(brokers, srv, db, testenv.FreeAddr(t))
 	env["BATCH_ROWS"], env["FLUSH_INTERVAL"] = "500", "100ms"
 	s := startSink(t, env)
-	waitStatus(t, s.url, http.StatusOK, 60*time.Second)
+	testenv.WaitReadyz(t, s.url, http.StatusOK, 60*time.Second)
 	waitFor(t, 30*time.Second, "the first 3000 events written", func() bool {
-		return metric(scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`) == 3000
+		return testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`) == 3000
 	})
 
 	srv.Stop(t)
 	produce(t, brokers, eventRecords(t, second))
-	waitStatus(t, s.url, http.StatusServiceUnavailable, 30*time.Second)
+	testenv.WaitReadyz(t, s.url, http.StatusServiceUnavailable, 30*time.Second)
 	waitFor(t, 30*time.Second, "insert retries while ClickHouse is down", func() bool {
-		return metric(scrape(t, s.url), "reftrail_sink_insert_retries_total") >= 2
+		return testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_insert_retries_total") >= 2
 	})
 	// Held, not skipped: the batch waits and more records stay in Kafka.
 	time.Sleep(time.Second)
-	if got := metric(scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`); got != 3000 {
+	if got := testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`); got != 3000 {
 		t.Errorf("rows written while ClickHouse was down = %v, want 3000", got)
 	}
 
 	srv.Restart(t)
-	waitStatus(t, s.url, http.StatusOK, 60*time.Second)
+	testenv.WaitReadyz(t, s.url, http.StatusOK, 60*time.Second)
 	conn := srv.Conn(t, "")
 	// Wait on every count, not just events: an INSERT makes its events part
 	// visible before the materialized views' parts, so the views trail the
@@ -54,5 +54,5 @@ func TestIntegrationSinkClickHouseOutage(t *testing.T) {
 		return got == want
 	})
 	t.Logf("events rows (duplicates included) = %d; insert retries = %v", count(t, conn, "SELECT count() FROM "+db+".events"),
-		metric(scrape(t, s.url), "reftrail_sink_insert_retries_total"))
+		testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_insert_retries_total"))
 }

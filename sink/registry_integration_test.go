@@ -50,25 +50,25 @@ func TestIntegrationSinkRegistryDown(t *testing.T) {
 	env["FLUSH_INTERVAL"], env["SCHEMA_REGISTRY_URL"] = "100ms", registry.URL
 	s := startSink(t, env)
 	waitFor(t, 60*time.Second, "retries while the registry is down", func() bool {
-		m, _ := tryScrape(s.url)
-		return metric(m, "reftrail_sink_insert_retries_total") >= 2
+		m, _ := testenv.TryScrape(s.url)
+		return testenv.Metric(m, "reftrail_sink_insert_retries_total") >= 2
 	})
-	waitStatus(t, s.url, http.StatusServiceUnavailable, 10*time.Second)
-	m := scrape(t, s.url)
-	if got := metric(m, "reftrail_sink_rows_written_total"); got != 0 {
+	testenv.WaitReadyz(t, s.url, http.StatusServiceUnavailable, 10*time.Second)
+	m := testenv.Scrape(t, s.url)
+	if got := testenv.Metric(m, "reftrail_sink_rows_written_total"); got != 0 {
 		t.Errorf("rows written while the registry is down = %v, want 0 (held, not dead-lettered)", got)
 	}
 
 	up.Store(true)
-	waitStatus(t, s.url, http.StatusOK, 30*time.Second)
+	testenv.WaitReadyz(t, s.url, http.StatusOK, 30*time.Second)
 	conn := srv.Conn(t, "")
 	waitFor(t, 30*time.Second, "every event written", func() bool {
-		return metric(scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`) == float64(len(evs))
+		return testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`) == float64(len(evs))
 	})
 	if got, want := readCounts(t, conn, db), wantCounts(len(evs)); got != want {
 		t.Errorf("counts = %+v, want %+v", got, want)
 	}
-	if got := metric(scrape(t, s.url), "reftrail_sink_dead_letters_total"); got != 0 {
+	if got := testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_dead_letters_total"); got != 0 {
 		t.Errorf("dead letters = %v, want 0", got)
 	}
 }

@@ -59,14 +59,14 @@ func TestIntegrationSinkWritesEventsAndDeadLetters(t *testing.T) {
 	env := sinkEnv(brokers, srv, db, testenv.FreeAddr(t))
 	env["FLUSH_INTERVAL"] = "100ms"
 	s := startSink(t, env)
-	waitStatus(t, s.url, http.StatusOK, 60*time.Second)
+	testenv.WaitReadyz(t, s.url, http.StatusOK, 60*time.Second)
 
 	conn := srv.Conn(t, "")
 	want := wantCounts(len(evs))
 	waitFor(t, 30*time.Second, "every record written", func() bool {
-		m := scrape(t, s.url)
-		return metric(m, "reftrail_sink_rows_written_total", `table="events"`) == float64(eventRows) &&
-			metric(m, "reftrail_sink_rows_written_total", `table="dead_letters"`) == 6
+		m := testenv.Scrape(t, s.url)
+		return testenv.Metric(m, "reftrail_sink_rows_written_total", `table="events"`) == float64(eventRows) &&
+			testenv.Metric(m, "reftrail_sink_rows_written_total", `table="dead_letters"`) == 6
 	})
 	if got := readCounts(t, conn, db); got != want {
 		t.Errorf("counts = %+v, want %+v (duplicates must not count)", got, want)
@@ -114,7 +114,7 @@ func TestIntegrationSinkWritesEventsAndDeadLetters(t *testing.T) {
 		}
 	}
 
-	m := scrape(t, s.url)
+	m := testenv.Scrape(t, s.url)
 	for _, c := range []struct {
 		name, label string
 		want        float64
@@ -124,14 +124,14 @@ func TestIntegrationSinkWritesEventsAndDeadLetters(t *testing.T) {
 		{"reftrail_sink_insert_retries_total", "", 0},
 		{"reftrail_sink_consumer_lag_records", `topic="meta.webhooks.dlq"`, 0},
 	} {
-		if got := metric(m, c.name, c.label); got != c.want {
+		if got := testenv.Metric(m, c.name, c.label); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, c.label, got, c.want)
 		}
 	}
-	if got := metric(m, "reftrail_sink_insert_seconds_count"); got == 0 {
+	if got := testenv.Metric(m, "reftrail_sink_insert_seconds_count"); got == 0 {
 		t.Errorf("reftrail_sink_insert_seconds_count = 0, want inserts timed")
 	}
-	if got := metric(m, "reftrail_sink_batch_rows_sum"); got != float64(len(recs)) {
+	if got := testenv.Metric(m, "reftrail_sink_batch_rows_sum"); got != float64(len(recs)) {
 		t.Errorf("reftrail_sink_batch_rows_sum = %v, want %d", got, len(recs))
 	}
 }
@@ -149,17 +149,17 @@ func TestIntegrationSinkBatches(t *testing.T) {
 		env := sinkEnv(brokers, srv, db, testenv.FreeAddr(t))
 		env["BATCH_ROWS"], env["FLUSH_INTERVAL"] = "1000", "1h"
 		s := startSink(t, env)
-		waitStatus(t, s.url, http.StatusOK, 60*time.Second)
+		testenv.WaitReadyz(t, s.url, http.StatusOK, 60*time.Second)
 		waitFor(t, 30*time.Second, "two full batches", func() bool {
-			return metric(scrape(t, s.url), "reftrail_sink_batches_written_total", `table="events"`) == 2
+			return testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_batches_written_total", `table="events"`) == 2
 		})
 		// The remaining 500 wait for the interval: nothing more comes.
 		time.Sleep(time.Second)
-		m := scrape(t, s.url)
-		if got := metric(m, "reftrail_sink_batches_written_total", `table="events"`); got != 2 {
+		m := testenv.Scrape(t, s.url)
+		if got := testenv.Metric(m, "reftrail_sink_batches_written_total", `table="events"`); got != 2 {
 			t.Errorf("batches written = %v before shutdown, want 2", got)
 		}
-		if got := metric(m, "reftrail_sink_batch_rows_bucket", `le="1024"`) - metric(m, "reftrail_sink_batch_rows_bucket", `le="256"`); got != 2 {
+		if got := testenv.Metric(m, "reftrail_sink_batch_rows_bucket", `le="1024"`) - testenv.Metric(m, "reftrail_sink_batch_rows_bucket", `le="256"`); got != 2 {
 			t.Errorf("batches of 257 to 1024 rows = %v, want 2 (of 1000 each)", got)
 		}
 		if got := count(t, conn, "SELECT count() FROM "+db+".events"); got != 2000 {
@@ -178,11 +178,11 @@ func TestIntegrationSinkBatches(t *testing.T) {
 		env := sinkEnv(brokers, srv, db, testenv.FreeAddr(t))
 		env["BATCH_ROWS"], env["FLUSH_INTERVAL"] = "1000", "100ms"
 		s := startSink(t, env)
-		waitStatus(t, s.url, http.StatusOK, 60*time.Second)
+		testenv.WaitReadyz(t, s.url, http.StatusOK, 60*time.Second)
 		// The metric counts an INSERT once it has returned, views included;
 		// the events rows are visible a little before that.
 		waitFor(t, 30*time.Second, "all 2500 rows without shutdown", func() bool {
-			return metric(scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`) == 2500
+			return testenv.Metric(testenv.Scrape(t, s.url), "reftrail_sink_rows_written_total", `table="events"`) == 2500
 		})
 		if got := count(t, conn, "SELECT count() FROM "+db+".events"); got != 2500 {
 			t.Errorf("events rows = %d, want 2500", got)

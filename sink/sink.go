@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/event"
 	"github.com/reftrail/reftrail/internal/kafka"
@@ -166,17 +167,17 @@ func (s *sink) run(ctx context.Context) error {
 // openStore connects to ClickHouse and applies the migrations, retrying with
 // backoff until both succeed or ctx ends: ClickHouse may start after the sink.
 func (s *sink) openStore(ctx context.Context) (*chstore.Store, error) {
-	backoff := minBackoff
+	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
 		store, err := s.tryOpenStore(ctx)
 		if err == nil {
 			return store, nil
 		}
-		s.logger.Warn("ClickHouse not ready; retrying", "err", err, "backoff", backoff)
-		if !sleep(ctx, backoff) {
+		wait := retry.Next()
+		s.logger.Warn("ClickHouse not ready; retrying", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return nil, ctx.Err()
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
@@ -204,16 +205,4 @@ func migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	logger.Info("migrated", "database", cfg.ClickHouse.Database)
 	return store.Close()
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

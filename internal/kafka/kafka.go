@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kslog"
 
+	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/config"
 )
 
@@ -235,7 +236,7 @@ func EnsureTopics(ctx context.Context, client *kgo.Client, cfg Config, logger *s
 // until it succeeds or ctx ends, for services that must start while Kafka is
 // still coming up. It returns ctx's error when ctx ends first.
 func EnsureTopicsRetrying(ctx context.Context, client *kgo.Client, cfg Config, logger *slog.Logger, topics ...Topic) error {
-	backoff := 100 * time.Millisecond
+	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		attemptCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := EnsureTopics(attemptCtx, client, cfg, logger, topics...)
@@ -243,12 +244,10 @@ func EnsureTopicsRetrying(ctx context.Context, client *kgo.Client, cfg Config, l
 		if err == nil {
 			return nil
 		}
-		logger.Warn("kafka not reachable yet; retrying", "err", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
+		wait := retry.Next()
+		logger.Warn("kafka not reachable yet; retrying", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
