@@ -1,0 +1,171 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/reftrail/reftrail/internal/config"
+	"github.com/reftrail/reftrail/internal/kafkatest"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			want: Config{Brokers: []string{"127.0.0.1:9092"}, CreateTopics: true, TopicPartitions: 6, TopicReplication: -1},
+		},
+		{
+			name: "a CA file implies TLS; SCRAM",
+			env: map[string]string{"KAFKA_BROKERS": "b1:9093, b2:9093", "KAFKA_TLS_CA_FILE": "/etc/ca.pem",
+				"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_USERNAME": "reftrail", "KAFKA_SASL_PASSWORD": "pw",
+				"TOPIC_PARTITIONS": "12", "TOPIC_REPLICATION_FACTOR": "3", "KAFKA_CREATE_TOPICS": "false"},
+			want: Config{Brokers: []string{"b1:9093", "b2:9093"}, TLS: true, TLSCAFile: "/etc/ca.pem",
+				SASLMechanism: "SCRAM-SHA-512", SASLUsername: "reftrail", SASLPassword: "pw",
+				TopicPartitions: 12, TopicReplication: 3},
+		},
+		{name: "key without cert", env: map[string]string{"KAFKA_TLS_KEY_FILE": "/k.pem"}, wantErr: "setting KAFKA_TLS_CERT_FILE: KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE must be set together"},
+		{name: "unknown mechanism", env: map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI"}, wantErr: `setting KAFKA_SASL_MECHANISM="GSSAPI": must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`},
+		{name: "user without mechanism", env: map[string]string{"KAFKA_SASL_USERNAME": "u"}, wantErr: `setting KAFKA_SASL_USERNAME="u": set, but KAFKA_SASL_MECHANISM is not`},
+		{name: "zero partitions", env: map[string]string{"TOPIC_PARTITIONS": "0"}, wantErr: `setting TOPIC_PARTITIONS="0": must be between 1 and 10000`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := config.NewEnv(func(k string) string { return tt.env[k] })
+			got := ConfigFromEnv(env)
+			if tt.wantErr != "" {
+				if err := env.Err(); err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err := env.Err(); err != nil {
+				t.Fatalf("Err = %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNewClientFailsOnUnreadableTLSFiles(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{name: "missing CA file", cfg: Config{TLS: true, TLSCAFile: "/nonexistent/ca.pem"}, want: "reading KAFKA_TLS_CA_FILE"},
+		{name: "CA file without PEM", cfg: Config{TLS: true, TLSCAFile: notPEM}, want: "no PEM certificate found"},
+		{name: "missing key pair", cfg: Config{TLS: true, TLSCertFile: "/nonexistent/c.pem", TLSKeyFile: "/nonexistent/k.pem"}, want: "loading KAFKA_TLS_CERT_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Brokers = []string{"127.0.0.1:1"}
+			_, err := NewClient(tt.cfg, "test", slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewClient = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnsureTopics(t *testing.T) {
+	cluster := kafkatest.NewFake(t)
+	cfg := Config{Brokers: cluster.ListenAddrs(), CreateTopics: true, TopicPartitions: 3, TopicReplication: -1}
+	client, err := NewClient(cfg, "test", slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	topics := []Topic{{Name: "raw", LargeRecords: true}, {Name: "events"}}
+
+	if err := EnsureTopics(ctx, client, cfg, logger, topics...); err != nil {
+		t.Fatalf("first EnsureTopics = %v", err)
+	}
+	if err := EnsureTopics(ctx, client, cfg, logger, topics...); err != nil {
+		t.Fatalf("EnsureTopics on existing topics = %v, want nil", err)
+	}
+	adm := kadm.NewClient(client)
+	details, err := adm.ListTopics(ctx, "raw", "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"raw", "events"} {
+		if got := len(details[name].Partitions); got != 3 {
+			t.Errorf("%s has %d partitions, want 3", name, got)
+		}
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, "raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxBytes, err := configs.On("raw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range maxBytes.Configs {
+		if c.Key == "max.message.bytes" && c.MaybeValue() == "16777216" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("raw topic lacks max.message.bytes=16777216: %+v", maxBytes.Configs)
+	}
+
+	t.Run("creation refused is tolerated", func(t *testing.T) {
+		fault := cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.CreateTopics}, Err: kerr.TopicAuthorizationFailed, Count: -1})
+		defer fault.Remove()
+		if err := EnsureTopics(ctx, client, cfg, logger, Topic{Name: "forbidden"}); err != nil {
+			t.Errorf("EnsureTopics = %v, want nil when the cluster forbids creation", err)
+		}
+		if fault.Hits() == 0 {
+			t.Error("the refusal was never sent")
+		}
+	})
+	t.Run("other errors are returned", func(t *testing.T) {
+		bad := cfg
+		bad.TopicReplication = 5 // one broker
+		err := EnsureTopics(ctx, client, bad, logger, Topic{Name: "unreplicable"})
+		if !errors.Is(err, kerr.InvalidReplicationFactor) {
+			t.Errorf("EnsureTopics = %v, want INVALID_REPLICATION_FACTOR", err)
+		}
+	})
+	t.Run("creation off", func(t *testing.T) {
+		off := cfg
+		off.CreateTopics = false
+		if err := EnsureTopics(ctx, client, off, logger, Topic{Name: "never"}); err != nil {
+			t.Fatal(err)
+		}
+		details, err := adm.ListTopics(ctx, "never")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if details.Has("never") {
+			t.Error("topic created with KAFKA_CREATE_TOPICS=false")
+		}
+	})
+}
