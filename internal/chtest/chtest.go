@@ -31,6 +31,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/reftrail/reftrail/internal/chlocal"
+	"github.com/reftrail/reftrail/internal/testenv"
 )
 
 // Server is a running ClickHouse server.
@@ -98,8 +99,9 @@ func Start(t testing.TB) *Server {
 
 // StartLocal starts a server of the test's own from the binary on PATH, whose
 // process the test may Stop and Restart; it is stopped and its directory
-// removed in t.Cleanup. It skips t when there is no binary or CLICKHOUSE_ADDR
-// is set (those tests need a process to control), whatever CI says.
+// removed in t.Cleanup. It skips t when CLICKHOUSE_ADDR is set (the test needs
+// a process to control, and the user chose a server), and when there is no
+// binary, unless CI is set: then it fails.
 func StartLocal(t testing.TB) *Server {
 	t.Helper()
 	if os.Getenv("CLICKHOUSE_ADDR") != "" {
@@ -107,7 +109,7 @@ func StartLocal(t testing.TB) *Server {
 	}
 	argv, err := chlocal.FindBinary()
 	if err != nil {
-		t.Skipf("chtest: the test needs a local clickhouse-server process to stop and restart: %v", err)
+		testenv.Unavailable(t, "chtest: the test needs a local clickhouse-server process to stop and restart: %v", err)
 	}
 	srv, err := startLocal(context.Background(), argv)
 	if err != nil {
@@ -138,10 +140,8 @@ func check(t testing.TB, err error) {
 	t.Helper()
 	switch {
 	case err == nil:
-	case errors.Is(err, errUnavailable) && os.Getenv("CI") == "":
-		t.Skipf("chtest: %v", err)
 	case errors.Is(err, errUnavailable):
-		t.Fatalf("chtest: %v (and CI is set, so this fails instead of skipping)", err)
+		testenv.Unavailable(t, "chtest: %v", err)
 	default:
 		t.Fatalf("chtest: %v", err)
 	}
