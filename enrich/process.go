@@ -8,18 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/kafka"
 	"github.com/reftrail/reftrail/internal/meta"
-)
-
-// Headers enrich reads from raw records and writes on dead letters: a contract
-// with ingest and with whoever reads the DLQ (DESIGN.md, "Record headers").
-const (
-	headerReceivedAt   = "reftrail-received-at"
-	headerDLQReason    = "reftrail-dlq-reason"
-	headerDLQDetail    = "reftrail-dlq-detail"
-	headerDLQStage     = "reftrail-dlq-stage"
-	headerRawPartition = "reftrail-raw-partition"
-	headerRawOffset    = "reftrail-raw-offset"
 )
 
 // DLQ stages: where in enrich a record was given up on.
@@ -132,11 +122,11 @@ func (p *processor) deadLetter(raw *kgo.Record, stage, reason, detail string) *k
 	headers := make([]kgo.RecordHeader, 0, len(raw.Headers)+5)
 	headers = append(headers, raw.Headers...)
 	headers = append(headers,
-		kgo.RecordHeader{Key: headerDLQReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: headerDLQDetail, Value: []byte(detail)},
-		kgo.RecordHeader{Key: headerDLQStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: headerRawPartition, Value: []byte(strconv.FormatInt(int64(raw.Partition), 10))},
-		kgo.RecordHeader{Key: headerRawOffset, Value: []byte(strconv.FormatInt(raw.Offset, 10))},
+		kgo.RecordHeader{Key: kafka.HeaderDLQReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: kafka.HeaderDLQDetail, Value: []byte(detail)},
+		kgo.RecordHeader{Key: kafka.HeaderDLQStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: kafka.HeaderRawPartition, Value: []byte(strconv.FormatInt(int64(raw.Partition), 10))},
+		kgo.RecordHeader{Key: kafka.HeaderRawOffset, Value: []byte(strconv.FormatInt(raw.Offset, 10))},
 	)
 	return &kgo.Record{Topic: p.dlqTopic, Key: raw.Key, Value: raw.Value, Headers: headers}
 }
@@ -145,7 +135,7 @@ func (p *processor) deadLetter(raw *kgo.Record, stage, reason, detail string) *k
 // Kafka timestamp for raw records written by something else.
 func receivedTime(raw *kgo.Record) int64 {
 	for _, h := range raw.Headers {
-		if h.Key == headerReceivedAt {
+		if h.Key == kafka.HeaderReceivedAt {
 			if ms, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && ms > 0 {
 				return ms
 			}

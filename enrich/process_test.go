@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/kafka"
 )
 
 func newTestProcessor(t testing.TB) *processor {
@@ -102,9 +103,9 @@ func TestReceivedTimeFallsBackToRecordTimestamp(t *testing.T) {
 		headers []kgo.RecordHeader
 		want    int64
 	}{
-		{name: "header", headers: []kgo.RecordHeader{{Key: headerReceivedAt, Value: []byte("1763700001234")}}, want: 1763700001234},
+		{name: "header", headers: []kgo.RecordHeader{{Key: kafka.HeaderReceivedAt, Value: []byte("1763700001234")}}, want: 1763700001234},
 		{name: "no header", want: 1763700009999},
-		{name: "unparsable header", headers: []kgo.RecordHeader{{Key: headerReceivedAt, Value: []byte("soon")}}, want: 1763700009999},
+		{name: "unparsable header", headers: []kgo.RecordHeader{{Key: kafka.HeaderReceivedAt, Value: []byte("soon")}}, want: 1763700009999},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

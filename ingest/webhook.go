@@ -13,15 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/kafka"
 	"github.com/reftrail/reftrail/internal/meta"
-)
-
-// Raw record headers: a contract with enrich (DESIGN.md, "Record headers").
-const (
-	headerReceivedAt  = "reftrail-received-at"
-	headerRequestID   = "reftrail-request-id"
-	headerContentType = "content-type"
-	headerSignature   = "x-hub-signature-256"
 )
 
 // retryAfterSeconds is what a 503 suggests. Meta schedules its own retries; the
@@ -94,10 +87,10 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 		Topic: h.topic,
 		Value: body,
 		Headers: []kgo.RecordHeader{
-			{Key: headerReceivedAt, Value: []byte(strconv.FormatInt(start.UnixMilli(), 10))},
-			{Key: headerRequestID, Value: []byte(requestID)},
-			{Key: headerContentType, Value: []byte(r.Header.Get("Content-Type"))},
-			{Key: headerSignature, Value: []byte(signature)},
+			{Key: kafka.HeaderReceivedAt, Value: []byte(strconv.FormatInt(start.UnixMilli(), 10))},
+			{Key: kafka.HeaderRequestID, Value: []byte(requestID)},
+			{Key: kafka.HeaderContentType, Value: []byte(r.Header.Get("Content-Type"))},
+			{Key: kafka.HeaderSignature, Value: []byte(signature)},
 		},
 	}
 	if key, ok := meta.AccountKey(body); ok {

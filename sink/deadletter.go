@@ -6,17 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/chstore"
-)
-
-// Record headers of the DLQ topic, a contract with enrich (DESIGN.md, Record
-// headers).
-const (
-	headerReceivedAt   = "reftrail-received-at"
-	headerDLQReason    = "reftrail-dlq-reason"
-	headerDLQDetail    = "reftrail-dlq-detail"
-	headerDLQStage     = "reftrail-dlq-stage"
-	headerRawPartition = "reftrail-raw-partition"
-	headerRawOffset    = "reftrail-raw-offset"
+	"github.com/reftrail/reftrail/internal/kafka"
 )
 
 // Dead letters sink itself writes: an event record it cannot decode.
@@ -48,21 +38,21 @@ func dlqDeadLetter(rec *kgo.Record, rawTopic string) chstore.DeadLetter {
 	for _, h := range rec.Headers {
 		v := string(h.Value)
 		switch h.Key {
-		case headerDLQReason:
+		case kafka.HeaderDLQReason:
 			if v != "" {
 				d.Reason = v
 			}
-		case headerDLQDetail:
+		case kafka.HeaderDLQDetail:
 			d.Detail = v
-		case headerDLQStage:
+		case kafka.HeaderDLQStage:
 			d.Stage = v
-		case headerRawPartition:
+		case kafka.HeaderRawPartition:
 			p, err := strconv.ParseInt(v, 10, 32)
 			d.RawPartition, partitionOK = int32(p), err == nil
-		case headerRawOffset:
+		case kafka.HeaderRawOffset:
 			o, err := strconv.ParseInt(v, 10, 64)
 			d.RawOffset, offsetOK = o, err == nil
-		case headerReceivedAt:
+		case kafka.HeaderReceivedAt:
 			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
 				d.ReceivedTime = ms
 			}
