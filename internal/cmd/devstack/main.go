@@ -191,13 +191,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
+// shown is a setting as printed: the development default itself, or only its
+// source when the user set it, since then it may be a real secret.
+func shown(env map[string]string, name string) string {
+	if v, ok := env[name]; ok {
+		return v
+	}
+	return "from " + name + " (not printed)"
+}
+
 // printUsage tells where to send webhooks, how to query ClickHouse and how
 // to run the demo against this stack.
 func printUsage(w io.Writer, getenv func(string) string, env map[string]string, ingestAddr, chAddr string) {
 	fmt.Fprintf(w, `Webhooks: http://%s/webhook
   verify token: %s
   app secrets:  %s
-`, ingestAddr, valueOr(env, getenv, "META_VERIFY_TOKEN"), valueOr(env, getenv, "META_APP_SECRETS"))
+`, ingestAddr, shown(env, "META_VERIFY_TOKEN"), shown(env, "META_APP_SECRETS"))
 
 	database := getenv("CLICKHOUSE_DATABASE")
 	if database == "" {
@@ -226,13 +235,6 @@ func printUsage(w io.Writer, getenv func(string) string, env map[string]string, 
 		demo += " DEMO_FLAGS='-url http://" + ingestAddr + "/webhook'"
 	}
 	fmt.Fprintf(w, "Demo: in another terminal, %s sends demo traffic and prints the campaign funnel from ClickHouse.\nStop with Ctrl-C.\n", demo)
-}
-
-func valueOr(env map[string]string, getenv func(string) string, name string) string {
-	if v, ok := env[name]; ok {
-		return v
-	}
-	return getenv(name)
 }
 
 // dialAddr turns a listen address such as ":8080" into one a client can dial.
