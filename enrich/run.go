@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/reftrail/reftrail/internal/httpserver"
 	"github.com/reftrail/reftrail/internal/obs"
@@ -32,17 +31,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg := obs.NewRegistry()
 	e := newEnricher(cfg, logger, reg)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var serveErr error
-	wg.Go(func() {
-		admin := httpserver.New(obs.AdminHandler(reg, e.ready, logger), logger)
-		serveErr = httpserver.Serve(ctx, admin, cfg.MetricsAddr, logger)
-		cancel() // an admin server that cannot listen stops the service
-	})
-	runErr := e.run(ctx)
-	cancel()
-	wg.Wait()
-	return errors.Join(runErr, serveErr)
+	admin := httpserver.New(obs.AdminHandler(reg, e.ready, logger), logger)
+	return httpserver.ServeWhile(ctx, admin, cfg.MetricsAddr, logger, e.run)
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/reftrail/reftrail/internal/httpserver"
 	"github.com/reftrail/reftrail/internal/obs"
@@ -40,17 +39,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var serveErr error
-	wg.Go(func() {
-		admin := httpserver.New(obs.AdminHandler(reg, s.ready, logger), logger)
-		serveErr = httpserver.Serve(ctx, admin, cfg.MetricsAddr, logger)
-		cancel() // an admin server that cannot listen stops the service
-	})
-	runErr := s.run(ctx)
-	cancel()
-	wg.Wait()
-	return errors.Join(runErr, serveErr)
+	admin := httpserver.New(obs.AdminHandler(reg, s.ready, logger), logger)
+	return httpserver.ServeWhile(ctx, admin, cfg.MetricsAddr, logger, s.run)
 }

@@ -86,3 +86,20 @@ func Serve(ctx context.Context, srv *http.Server, addr string, logger *slog.Logg
 	}
 	return nil
 }
+
+// ServeWhile runs work while srv serves on addr, for services whose HTTP
+// surface (health and metrics) sits beside their real work. When ctx ends,
+// both stop; a server that cannot listen stops work too, rather than leaving
+// a service that nothing can probe. It returns both errors joined.
+func ServeWhile(ctx context.Context, srv *http.Server, addr string, logger *slog.Logger, work func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveErr := make(chan error, 1)
+	go func() {
+		serveErr <- Serve(ctx, srv, addr, logger)
+		cancel()
+	}()
+	workErr := work(ctx)
+	cancel()
+	return errors.Join(workErr, <-serveErr)
+}
