@@ -104,14 +104,22 @@ func Start(t testing.TB) *Server {
 // binary, unless CI is set: then it fails.
 func StartLocal(t testing.TB) *Server {
 	t.Helper()
+	return StartLocalIn(t, "")
+}
+
+// StartLocalIn is StartLocal with the server's data directory made under
+// parent (the system's temporary directory when empty): a benchmark may put
+// it on a memory file system to take the disk out of its figures.
+func StartLocalIn(t testing.TB, parent string) *Server {
+	t.Helper()
 	if os.Getenv("CLICKHOUSE_ADDR") != "" {
-		t.Skip("chtest: CLICKHOUSE_ADDR is set; the test needs a local clickhouse-server process to stop and restart")
+		t.Skip("chtest: CLICKHOUSE_ADDR is set; the test needs a local clickhouse-server process of its own")
 	}
 	argv, err := chlocal.FindBinary()
 	if err != nil {
-		testenv.Unavailable(t, "chtest: the test needs a local clickhouse-server process to stop and restart: %v", err)
+		testenv.Unavailable(t, "chtest: the test needs a local clickhouse-server process of its own: %v", err)
 	}
-	srv, err := startLocal(context.Background(), argv)
+	srv, err := startLocal(context.Background(), argv, parent)
 	if err != nil {
 		t.Fatalf("chtest: %v", err)
 	}
@@ -168,7 +176,7 @@ func start(ctx context.Context) (*Server, error) {
 	}
 	argv, binErr := chlocal.FindBinary()
 	if binErr == nil {
-		return startLocal(ctx, argv)
+		return startLocal(ctx, argv, "")
 	}
 	return nil, fmt.Errorf("%w: CLICKHOUSE_ADDR is not set, Docker is not usable (%v), and %v", errUnavailable, dockerErr, binErr)
 }

@@ -9,11 +9,12 @@ import (
 	"github.com/reftrail/reftrail/internal/chlocal"
 )
 
-// startLocal starts a chlocal server from argv on a new temporary directory
-// and free ports. Another process may take a port between the probe and the
-// server's bind, so it tries new ports a few times.
-func startLocal(ctx context.Context, argv []string) (*Server, error) {
-	dir, err := os.MkdirTemp("", "chtest-")
+// startLocal starts a chlocal server from argv on a new directory under
+// parent (the system's temporary directory when empty) and free ports.
+// Another process may take a port between the probe and the server's bind,
+// so it tries new ports a few times.
+func startLocal(ctx context.Context, argv []string, parent string) (*Server, error) {
+	dir, err := os.MkdirTemp(parent, "chtest-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the server directory: %w", err)
 	}
