@@ -46,9 +46,17 @@ type batch struct {
 // or polled), the sink reports not ready, and the loop polls with the retry's
 // deadline: rebalances and heartbeats go on while it waits, and the next
 // attempt runs under a fresh block. The first success resumes fetching.
+//
+// Shutdown (ctx cancelled) interrupts the poll but not a flush under way: an
+// INSERT cut off on the client may still complete on the server, and writing
+// the batch again at shutdown would store it twice. Every flush therefore runs
+// under flushCtx, which ends shutdownTimeout after ctx: the flush under way
+// and the last one share that budget.
 func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store) error {
 	topics := []string{s.cfg.EventsTopic, s.cfg.DLQTopic}
 	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
+	flushCtx, cancelFlushes := withGrace(ctx, shutdownTimeout)
+	defer cancelFlushes()
 	var retryAt time.Time // zero unless a failed batch waits
 	for {
 		pollCtx, cancel := s.pollContext(ctx, retryAt)
@@ -67,10 +75,10 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 			}
 		})
 		if s.due(retryAt) {
-			err := s.flush(ctx, cl, store)
+			err := s.flush(flushCtx, cl, store)
 			switch {
 			case err != nil && ctx.Err() != nil:
-				// Interrupted by shutdown: the last flush below retries.
+				// Failed as shutdown began: the last flush below retries.
 			case err != nil:
 				s.metrics.insertRetries.Inc()
 				if retryAt.IsZero() {
@@ -92,11 +100,9 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 	}
 
 	// Shut down: write and commit what is held (the last poll took the
-	// rebalance block), with a fresh deadline, then leave the group.
-	// Whatever cannot be written in time stays uncommitted and is read
-	// again by the next owner.
-	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
+	// rebalance block) in what is left of the grace period, then leave the
+	// group. Whatever cannot be written in time stays uncommitted and is
+	// read again by the next owner.
 	retry.Reset()
 	for {
 		err := s.flush(flushCtx, cl, store)
@@ -111,6 +117,20 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 	}
 	cl.CloseAllowingRebalance()
 	return nil
+}
+
+// withGrace returns a context that is not cancelled with ctx but grace after
+// it (or by the returned cancel).
+func withGrace(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	graceCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		timer := time.AfterFunc(grace, cancel)
+		context.AfterFunc(graceCtx, func() { timer.Stop() })
+	})
+	return graceCtx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // pollContext bounds the next poll by when the batch is due: the retry time

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/chtest"
@@ -172,10 +173,12 @@ func TestIntegrationSinkBatches(t *testing.T) {
 	})
 
 	t.Run("stopped mid-backlog, then restarted", func(t *testing.T) {
-		// The stop comes mid-backlog: the sink writes the batch it holds
-		// and commits it. A sink started after it in the same group reads
-		// from the commits: had one covered rows not written, the counts
-		// below would never be complete.
+		// The stop comes mid-backlog, most likely during an INSERT: the
+		// sink lets it finish, writes the batch it holds, and commits
+		// exactly what it wrote, each row once. A sink started after it in
+		// the same group reads from the commits: a commit covering rows
+		// not written would leave the counts incomplete, one short of them
+		// would write rows twice.
 		const n = 30000
 		db := srv.NewDatabase(t)
 		brokers := kafkatest.Brokers(t)
@@ -188,13 +191,30 @@ func TestIntegrationSinkBatches(t *testing.T) {
 			return testenv.Metric(testenv.Scrape(t, first.url), "reftrail_sink_batches_written_total", `table="events"`) >= 1
 		})
 		first.stop()
-		t.Logf("the first sink wrote %d of %d events", count(t, conn, "SELECT uniqExact(event_id) FROM "+db+".events"), n)
+		// Raw row counts see copies that merges have not yet collapsed.
+		written := count(t, conn, "SELECT uniqExact(event_id) FROM "+db+".events")
+		if rows := count(t, conn, "SELECT count() FROM "+db+".events"); rows != written {
+			t.Errorf("the first sink wrote %d rows for %d events, want each once", rows, written)
+		}
+		admClient, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admClient.Close()
+		if c := committed(t, kadm.NewClient(admClient)); c != int64(written) {
+			t.Errorf("the first sink committed %d records and wrote %d", c, written)
+		}
+		t.Logf("the first sink wrote %d of %d events", written, n)
 
 		env["METRICS_ADDR"] = testenv.FreeAddr(t)
-		startSink(t, env)
-		waitFor(t, 60*time.Second, "every event once", func() bool {
+		second := startSink(t, env)
+		waitFor(t, 60*time.Second, "every event", func() bool {
 			return readCounts(t, conn, db) == wantCounts(n)
 		})
+		second.stop()
+		if rows := count(t, conn, "SELECT count() FROM "+db+".events"); rows != n {
+			t.Errorf("events holds %d rows after both sinks, want %d (one per event)", rows, n)
+		}
 	})
 
 	t.Run("by interval", func(t *testing.T) {

@@ -24,8 +24,8 @@ import (
 // under the group's rebalance timeout (franz-go's default, 60s): a member that
 // blocks longer is kicked out. insertTimeout is also the ClickHouse read
 // timeout, so a server that hangs fails the attempt instead of the group.
-// shutdownTimeout bounds the last flush after SIGTERM; migrateTimeout bounds
-// `sink -migrate` waiting for ClickHouse.
+// shutdownTimeout bounds, from SIGTERM, the flush under way and the last one;
+// migrateTimeout bounds `sink -migrate` waiting for ClickHouse.
 const (
 	insertTimeout   = 20 * time.Second
 	commitTimeout   = 10 * time.Second
