@@ -15,6 +15,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/chtest"
@@ -39,9 +40,28 @@ import (
 // busy with recently deleted files, creating them dominates the server's time
 // and its limit swings between runs; in memory the limit is set by the CPU,
 // which is what the sink shares.
+//
+// Each storage runs the default BATCH_ROWS (10000) and 50000, a setting for
+// catching up a backlog: fewer, larger parts leave ClickHouse less to merge.
 func BenchmarkIntegrationSinkThroughput(b *testing.B) {
+	n := 500000
+	if v := os.Getenv("SINK_BENCH_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("SINK_BENCH_EVENTS=%q: want a positive integer", v)
+		}
+	}
+	evs := testEvents("bench", n)
+	records := eventRecords(b, evs)
+	batchSizes := func(b *testing.B, srv *chtest.Server) {
+		for _, rows := range []int{10000, 50000} {
+			b.Run(fmt.Sprintf("batch_rows=%d", rows), func(b *testing.B) {
+				benchSinkThroughput(b, srv, evs, records, rows)
+			})
+		}
+	}
 	b.Run("storage=disk", func(b *testing.B) {
-		benchSinkThroughput(b, chtest.Start(b))
+		batchSizes(b, chtest.Start(b))
 	})
 	b.Run("storage=tmpfs", func(b *testing.B) {
 		const shm = "/dev/shm"
@@ -49,31 +69,27 @@ func BenchmarkIntegrationSinkThroughput(b *testing.B) {
 		if err := syscall.Statfs(shm, &fs); err != nil || fs.Type != tmpfsMagic {
 			b.Skipf("%s is not a tmpfs here", shm)
 		}
-		benchSinkThroughput(b, chtest.StartLocalIn(b, shm))
+		batchSizes(b, chtest.StartLocalIn(b, shm))
 	})
 }
 
 // tmpfsMagic is the f_type statfs(2) reports for a tmpfs.
 const tmpfsMagic = 0x01021994
 
-func benchSinkThroughput(b *testing.B, srv *chtest.Server) {
-	n := 500000
-	if v := os.Getenv("SINK_BENCH_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("SINK_BENCH_EVENTS: %v", err)
-		}
-	}
-	const batchRows = 10000
+// benchSinkThroughput produces records (the encoded evs) to a new cluster,
+// then measures the direct limit, the sink, and the limit again, all in
+// batches of batchRows on srv.
+func benchSinkThroughput(b *testing.B, srv *chtest.Server, evs []event.Event, records []*kgo.Record, batchRows int) {
+	n := len(evs)
 	conn := srv.Conn(b, "")
-	evs := testEvents("bench", n)
 	brokers := kafkatest.NewFake(b, kfake.SeedTopics(partitions, eventsTopic, dlqTopic)).ListenAddrs()
-	produce(b, brokers, eventRecords(b, evs))
+	produce(b, brokers, records)
 
 	// The limit is measured before and after the sink's run, and the better
 	// taken: the first inserts into a fresh server are slower. Each run
 	// starts once the server has finished merging the parts of the run
 	// before, which would otherwise take CPU from it.
+	waitMerged(b, conn)
 	directRate := insertDirect(b, srv, evs, batchRows)
 
 	waitMerged(b, conn)
@@ -98,8 +114,8 @@ func benchSinkThroughput(b *testing.B, srv *chtest.Server) {
 	b.ReportMetric(directRate, "direct_events/s")
 	b.ReportMetric(sinkRate/directRate, "ratio")
 	b.ReportMetric(float64(peak)/(1<<20), "sink_peak_MiB")
-	b.Logf("%d events: sink %.0f/s (%.0f/s after ready), direct InsertEvents %.0f/s, ratio %.2f, sink VmHWM %.1f MiB",
-		n, sinkRate, float64(n)/end.Sub(ready).Seconds(), directRate, sinkRate/directRate, float64(peak)/(1<<20))
+	b.Logf("%d events in batches of %d: sink %.0f/s (%.0f/s after ready), direct InsertEvents %.0f/s, ratio %.2f, sink VmHWM %.1f MiB",
+		n, batchRows, sinkRate, float64(n)/end.Sub(ready).Seconds(), directRate, sinkRate/directRate, float64(peak)/(1<<20))
 }
 
 // insertDirect inserts evs into a new database with chstore.InsertEvents in
