@@ -68,6 +68,17 @@ func (c *child) kill(t testing.TB) {
 	<-c.exited
 }
 
+// newAdmin returns an admin client of brokers, closed at the end of the test.
+func newAdmin(t testing.TB, brokers []string) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
 // committed returns the sink group's committed offsets on the events topic,
 // summed over partitions (each is the count of records below it).
 func committed(t testing.TB, adm *kadm.Client) int64 {
@@ -119,12 +130,7 @@ func TestIntegrationSinkKilledBetweenInsertAndCommit(t *testing.T) {
 		return resp, nil, true
 	})
 
-	admClient, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admClient.Close()
-	adm := kadm.NewClient(admClient)
+	adm := newAdmin(t, brokers)
 	conn := srv.Conn(t, "")
 	rows := func() uint64 { return count(t, conn, "SELECT count() FROM "+db+".events") }
 	logPath := filepath.Join(t.TempDir(), "sink.log")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/chtest"
@@ -196,12 +195,7 @@ func TestIntegrationSinkBatches(t *testing.T) {
 		if rows := count(t, conn, "SELECT count() FROM "+db+".events"); rows != written {
 			t.Errorf("the first sink wrote %d rows for %d events, want each once", rows, written)
 		}
-		admClient, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admClient.Close()
-		if c := committed(t, kadm.NewClient(admClient)); c != int64(written) {
+		if c := committed(t, newAdmin(t, brokers)); c != int64(written) {
 			t.Errorf("the first sink committed %d records and wrote %d", c, written)
 		}
 		t.Logf("the first sink wrote %d of %d events", written, n)
