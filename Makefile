@@ -7,7 +7,7 @@ SERVICES := ./ingest ./enrich ./sink
 .PHONY: build run demo test bench bench-e2e fuzz clean
 
 build:
-	$(GO) build -o bin/ $(SERVICES) ./internal/cmd/devstack ./internal/cmd/demotraffic ./internal/cmd/chquery
+	$(GO) build -o bin/ $(SERVICES) ./internal/dev/devstack ./internal/dev/demotraffic ./internal/cmd/chquery
 
 # The whole stack on this machine: Kafka, ClickHouse, ingest, enrich, sink.
 # DEVSTACK_FLAGS passes flags, e.g. DEVSTACK_FLAGS='-clickhouse-port 19000'.
@@ -40,7 +40,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./internal/meta
 	$(GO) test -run '^$$' -fuzz '^FuzzAccountKey$$' -fuzztime $(FUZZTIME) ./internal/meta
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/meta
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/event
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/eventcodec
 
 clean:
 	rm -rf bin .reftrail

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
+	"github.com/reftrail/reftrail/internal/dev/traffic"
 	"github.com/reftrail/reftrail/internal/meta"
-	"github.com/reftrail/reftrail/internal/traffic"
 )
 
 // freshnessRate is the fixed rate, in webhooks per second, at which freshness

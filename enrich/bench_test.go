@@ -6,9 +6,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/reftrail/reftrail/internal/kafkatest"
-	"github.com/reftrail/reftrail/internal/testenv"
-	"github.com/reftrail/reftrail/internal/traffic"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
+	"github.com/reftrail/reftrail/internal/dev/traffic"
 )
 
 // BenchmarkEnrichVsDecodeEncode measures, in the same run, events per second

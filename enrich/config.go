@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/reftrail/reftrail/internal/config"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 	"github.com/reftrail/reftrail/internal/obs"
 )
@@ -44,18 +45,19 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	env := config.NewEnv(getenv)
 	c := Config{
 		Kafka:             kafka.ConfigFromEnv(env),
-		RawTopic:          env.String("RAW_TOPIC", "meta.webhooks.raw"),
-		EventsTopic:       env.String("EVENTS_TOPIC", "reftrail.events.v1"),
-		DLQTopic:          env.String("DLQ_TOPIC", "meta.webhooks.dlq"),
-		SchemaRegistryURL: env.String("SCHEMA_REGISTRY_URL", ""),
+		RawTopic:          kafka.RawTopicFromEnv(env),
+		EventsTopic:       kafka.EventsTopicFromEnv(env),
+		DLQTopic:          kafka.DLQTopicFromEnv(env),
+		SchemaRegistryURL: eventcodec.RegistryURLFromEnv(env),
 		TransactionalID:   env.String("ENRICH_TRANSACTIONAL_ID", defaultTransactionalID()),
 		MaxPollRecords:    int(env.Int("ENRICH_MAX_POLL_RECORDS", 1000, 1, 100000)),
 		MetricsAddr:       env.String("METRICS_ADDR", ":9101"),
 		LogLevel:          obs.LogLevel(env),
 	}
-	if c.RawTopic == c.EventsTopic || c.RawTopic == c.DLQTopic || c.EventsTopic == c.DLQTopic {
-		env.Fail("EVENTS_TOPIC", "RAW_TOPIC, EVENTS_TOPIC and DLQ_TOPIC must be three different topics")
-	}
+	kafka.RequireDistinctTopics(env,
+		kafka.TopicSetting{Variable: "RAW_TOPIC", Topic: c.RawTopic},
+		kafka.TopicSetting{Variable: "EVENTS_TOPIC", Topic: c.EventsTopic},
+		kafka.TopicSetting{Variable: "DLQ_TOPIC", Topic: c.DLQTopic})
 	return c, env.Err()
 }
 

@@ -13,10 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/reftrail/reftrail/internal/backoff"
-	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
@@ -107,17 +106,17 @@ func (e *enricher) run(ctx context.Context) error {
 // newCodec builds the event codec: single-object encoding, or with a schema
 // registry the Confluent framing, retrying registration until the registry
 // answers (it may start after enrich).
-func (e *enricher) newCodec(ctx context.Context) (*event.Codec, error) {
+func (e *enricher) newCodec(ctx context.Context) (*eventcodec.Codec, error) {
 	if e.cfg.SchemaRegistryURL == "" {
-		return event.NewCodec()
+		return eventcodec.NewCodec()
 	}
-	client, err := sr.NewClient(sr.URLs(e.cfg.SchemaRegistryURL))
+	client, err := eventcodec.NewRegistryClient(e.cfg.SchemaRegistryURL)
 	if err != nil {
-		return nil, fmt.Errorf("creating schema registry client for SCHEMA_REGISTRY_URL: %w", err)
+		return nil, err
 	}
 	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
-		codec, err := event.NewRegistryCodec(ctx, client, e.cfg.EventsTopic+"-value")
+		codec, err := eventcodec.NewRegistryCodec(ctx, client, e.cfg.EventsTopic+"-value")
 		if err == nil {
 			return codec, nil
 		}

@@ -11,9 +11,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/event"
-	"github.com/reftrail/reftrail/internal/kafkatest"
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 )
 
 // streamPayloads returns n raw payloads, each an Instagram referral and a
@@ -97,7 +98,7 @@ func TestIntegrationEnrichKilledMidStream(t *testing.T) {
 
 	startChild(t, brokers, logPath)
 	recs := readCommitted(t, brokers, eventsTopic, wantEvents, 2*time.Second)
-	dec, err := event.NewDecoder(nil)
+	dec, err := eventcodec.NewDecoder(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 	"github.com/reftrail/reftrail/internal/meta"
 )
@@ -42,7 +43,7 @@ type outcome struct {
 // processor turns raw records into event and dead-letter records. It has no
 // state of its own beyond the codec, so it is safe for concurrent use.
 type processor struct {
-	codec       *event.Codec
+	codec       *eventcodec.Codec
 	eventsTopic string
 	dlqTopic    string
 }
@@ -134,13 +135,8 @@ func (p *processor) deadLetter(raw *kgo.Record, stage, reason, detail string) *k
 // receivedTime is when ingest accepted the POST: its header, or the record's
 // Kafka timestamp for raw records written by something else.
 func receivedTime(raw *kgo.Record) int64 {
-	for _, h := range raw.Headers {
-		if h.Key == kafka.HeaderReceivedAt {
-			if ms, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && ms > 0 {
-				return ms
-			}
-			break
-		}
+	if ms, ok := kafka.ReceivedAt(raw.Headers); ok {
+		return ms
 	}
 	return raw.Timestamp.UnixMilli()
 }

@@ -8,13 +8,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
 func newTestProcessor(t testing.TB) *processor {
 	t.Helper()
-	codec, err := event.NewCodec()
+	codec, err := eventcodec.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}

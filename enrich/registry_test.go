@@ -8,8 +8,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
 	"github.com/reftrail/reftrail/internal/event"
-	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 )
 
 // TestIntegrationEnrichWithSchemaRegistry checks that with SCHEMA_REGISTRY_URL
@@ -31,7 +32,7 @@ func TestIntegrationEnrichWithSchemaRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("schema under %s-value: %v", eventsTopic, err)
 	}
-	dec, err := event.NewDecoder(client)
+	dec, err := eventcodec.NewDecoder(client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
-	"github.com/reftrail/reftrail/internal/kafkatest"
 	"github.com/reftrail/reftrail/internal/meta"
-	"github.com/reftrail/reftrail/internal/testenv"
 )
 
 const (
@@ -189,7 +190,7 @@ func TestIntegrationEnrichCorpus(t *testing.T) {
 		t.Fatalf("corpus yields %d events and %d dead letters; expected a richer corpus", len(wantEvents), len(wantDLQ))
 	}
 
-	dec, err := event.NewDecoder(nil)
+	dec, err := eventcodec.NewDecoder(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,8 +258,10 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{name: "same topic twice", env: map[string]string{"EVENTS_TOPIC": "meta.webhooks.raw"}, want: `setting EVENTS_TOPIC="meta.webhooks.raw": RAW_TOPIC, EVENTS_TOPIC and DLQ_TOPIC must be three different topics`},
+		{name: "same topic twice", env: map[string]string{"EVENTS_TOPIC": "meta.webhooks.raw"}, want: `setting EVENTS_TOPIC="meta.webhooks.raw": must differ from RAW_TOPIC`},
 		{name: "poll size", env: map[string]string{"ENRICH_MAX_POLL_RECORDS": "0"}, want: `setting ENRICH_MAX_POLL_RECORDS="0": must be between 1 and 100000`},
+		// A bad registry URL once made enrich retry registration forever.
+		{name: "registry url", env: map[string]string{"SCHEMA_REGISTRY_URL": "registry:8081"}, want: `setting SCHEMA_REGISTRY_URL="registry:8081": must be an http:// or https:// URL`},
 		{name: "tls half configured", env: map[string]string{"KAFKA_TLS_CERT_FILE": "/etc/cert.pem"}, want: `setting KAFKA_TLS_CERT_FILE="/etc/cert.pem": KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE must be set together`},
 	}
 	for _, tt := range tests {

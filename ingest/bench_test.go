@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
 )
 
 // benchConcurrency is how many POSTs are in flight at once, as when Meta

@@ -44,7 +44,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	env := config.NewEnv(getenv)
 	c := Config{
 		Kafka:          kafka.ConfigFromEnv(env),
-		RawTopic:       env.String("RAW_TOPIC", "meta.webhooks.raw"),
+		RawTopic:       kafka.RawTopicFromEnv(env),
 		Addr:           env.String("INGEST_ADDR", ":8080"),
 		AppSecrets:     env.List("META_APP_SECRETS", nil),
 		VerifyToken:    env.Required("META_VERIFY_TOKEN"),

@@ -18,10 +18,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/chstore"
-	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/event"
-	"github.com/reftrail/reftrail/internal/kafkatest"
-	"github.com/reftrail/reftrail/internal/testenv"
 )
 
 // BenchmarkIntegrationSinkThroughput measures events per second from the

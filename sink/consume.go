@@ -13,6 +13,7 @@ import (
 	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 )
 
 // batch is what the sink holds between polls: records polled but not yet
@@ -290,7 +291,7 @@ func (s *sink) decode(ctx context.Context) error {
 			continue
 		}
 		b.events = b.events[:len(b.events)-1]
-		if !errors.Is(err, event.ErrMalformed) && !errors.Is(err, event.ErrUnknownSchema) {
+		if !errors.Is(err, eventcodec.ErrMalformed) && !errors.Is(err, eventcodec.ErrUnknownSchema) {
 			return fmt.Errorf("decoding event at %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
 		b.deadLetters = append(b.deadLetters, undecodableDeadLetter(r, err))

@@ -52,11 +52,10 @@ func dlqDeadLetter(rec *kgo.Record, rawTopic string) chstore.DeadLetter {
 		case kafka.HeaderRawOffset:
 			o, err := strconv.ParseInt(v, 10, 64)
 			d.RawOffset, offsetOK = o, err == nil
-		case kafka.HeaderReceivedAt:
-			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-				d.ReceivedTime = ms
-			}
 		}
+	}
+	if ms, ok := kafka.ReceivedAt(rec.Headers); ok {
+		d.ReceivedTime = ms
 	}
 	if !partitionOK || !offsetOK {
 		d.RawTopic, d.RawPartition, d.RawOffset = rec.Topic, rec.Partition, rec.Offset

@@ -14,8 +14,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
@@ -119,7 +120,7 @@ func testEvents(prefix string, n int) []event.Event {
 // participant.
 func eventRecords(t testing.TB, evs []event.Event) []*kgo.Record {
 	t.Helper()
-	codec, err := event.NewCodec()
+	codec, err := eventcodec.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}

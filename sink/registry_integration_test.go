@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reftrail/reftrail/internal/chtest"
-	"github.com/reftrail/reftrail/internal/kafkatest"
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/schemas"
 )
 

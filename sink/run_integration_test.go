@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/reftrail/reftrail/internal/chtest"
-	"github.com/reftrail/reftrail/internal/kafkatest"
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 )
 
 // TestIntegrationSinkWritesEventsAndDeadLetters sends events, duplicates of

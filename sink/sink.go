@@ -11,11 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/chstore"
-	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
@@ -63,7 +62,7 @@ type sink struct {
 	logger  *slog.Logger
 	reg     prometheus.Registerer
 	metrics *metrics
-	decoder *event.Decoder
+	decoder *eventcodec.Decoder
 
 	// store and client are set once connected, for readiness.
 	store  atomic.Pointer[chstore.Store]
@@ -79,14 +78,11 @@ type sink struct {
 }
 
 func newSink(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*sink, error) {
-	var registry *sr.Client
-	if cfg.SchemaRegistryURL != "" {
-		var err error
-		if registry, err = sr.NewClient(sr.URLs(cfg.SchemaRegistryURL)); err != nil {
-			return nil, fmt.Errorf("creating schema registry client for SCHEMA_REGISTRY_URL: %w", err)
-		}
+	registry, err := eventcodec.NewRegistryClient(cfg.SchemaRegistryURL)
+	if err != nil {
+		return nil, err
 	}
-	decoder, err := event.NewDecoder(registry)
+	decoder, err := eventcodec.NewDecoder(registry)
 	if err != nil {
 		return nil, fmt.Errorf("creating event decoder: %w", err)
 	}
@@ -186,7 +182,7 @@ func (s *sink) tryOpenStore(ctx context.Context) (*chstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := store.Migrate(ctx, chstore.MigrateOptions{Cluster: s.cfg.Cluster}); err != nil {
+	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
 		store.Close()
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/reftrail/reftrail/internal/chstore"
-	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
 	"github.com/reftrail/reftrail/internal/event"
 )
 

@@ -58,7 +58,6 @@ type migration struct {
 }
 
 var (
-	identRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	migrationRE = regexp.MustCompile(`^([0-9]+)_([a-z0-9_]+)\.sql$`)
 	// A statement ends with a semicolon at the end of a line.
 	statementEndRE = regexp.MustCompile(`;[ \t]*(\r?\n|$)`)

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reftrail/reftrail/internal/chstore"
-	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

@@ -12,69 +12,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
-
-// Config says where the Store writes. Zero fields take the defaults named below,
-// which match the sink's CLICKHOUSE_* settings.
-type Config struct {
-	// Addr is the host:port of the server's native protocol (not HTTP).
-	// Default "127.0.0.1:9000".
-	Addr string
-	// Database holds reftrail's tables; it need not exist before Migrate.
-	// Default "reftrail".
-	Database string
-	// Username and Password authenticate. Default user "default", no password.
-	Username string
-	Password string
-	// DialTimeout bounds connecting. Default 5s.
-	DialTimeout time.Duration
-	// ReadTimeout bounds waiting for the server during a query or insert; keep
-	// it under the sink consumer group's rebalance timeout. Default 30s.
-	ReadTimeout time.Duration
-	// MaxOpenConns caps the connection pool. Default 4.
-	MaxOpenConns int
-	// Compress turns on LZ4 compression of the blocks sent and received. It
-	// saves network and costs CPU on both ends: in BenchmarkInsertEvents, with
-	// client and server on one 2-CPU host, it made inserts 3 times slower, so it
-	// is off by default; turn it on when the network, not CPU, is the limit.
-	Compress bool
-}
-
-func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:9000"
-	}
-	if c.Database == "" {
-		c.Database = "reftrail"
-	}
-	if c.Username == "" {
-		c.Username = "default"
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = 5 * time.Second
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 30 * time.Second
-	}
-	if c.MaxOpenConns == 0 {
-		c.MaxOpenConns = 4
-	}
-	return c
-}
-
-func (c Config) validate() error {
-	if !identRE.MatchString(c.Database) {
-		return fmt.Errorf("database name %q must match %s", c.Database, identRE)
-	}
-	if c.DialTimeout < 0 || c.ReadTimeout < 0 || c.MaxOpenConns < 0 {
-		return fmt.Errorf("timeouts and MaxOpenConns must not be negative")
-	}
-	return nil
-}
 
 // Store writes events and dead letters to ClickHouse. It is safe for concurrent
 // use. Its connections have no default database, so Open works before Migrate
@@ -88,24 +28,9 @@ type Store struct {
 // Open connects to the server of cfg and pings it. Close the Store when done.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("opening ClickHouse store: %w", err)
-	}
-	opts := &clickhouse.Options{
-		Protocol:     clickhouse.Native,
-		Addr:         []string{cfg.Addr},
-		Auth:         clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
-		DialTimeout:  cfg.DialTimeout,
-		ReadTimeout:  cfg.ReadTimeout,
-		MaxOpenConns: cfg.MaxOpenConns,
-		MaxIdleConns: cfg.MaxOpenConns,
-	}
-	if cfg.Compress {
-		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
-	}
-	conn, err := clickhouse.Open(opts)
+	conn, err := ConnectServer(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("opening ClickHouse store at %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("opening ClickHouse store: %w", err)
 	}
 	s := &Store{conn: conn, database: cfg.Database, cfg: cfg}
 	if err := s.Ping(ctx); err != nil {
@@ -117,14 +42,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // Ping checks that the server answers; the sink's /readyz calls it.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.conn.Ping(ctx); err != nil {
-		return fmt.Errorf("pinging ClickHouse at %s: %w", s.cfg.Addr, err)
-	}
-	return nil
+	return ping(ctx, s.conn, s.cfg.Addr)
 }
 
-// Migrate runs Migrate on the Store's database.
+// Migrate runs Migrate on the Store's database (ON CLUSTER when the Store's
+// Config names a cluster and opts does not).
 func (s *Store) Migrate(ctx context.Context, opts MigrateOptions) error {
+	if opts.Cluster == "" {
+		opts.Cluster = s.cfg.Cluster
+	}
 	return Migrate(ctx, s.conn, s.database, opts)
 }
 

@@ -72,6 +72,12 @@ func (e *Env) Required(name string) string {
 	return v
 }
 
+// Secret returns the variable as it is, not trimmed (a password may end in a
+// space), or "" when it is unset. Its value never appears in an error.
+func (e *Env) Secret(name string) string {
+	return e.getenv(name)
+}
+
 // List splits a comma-separated variable, trimming spaces and dropping empty
 // items; def is returned when the variable is unset or empty.
 func (e *Env) List(name string, def []string) []string {

@@ -1,6 +1,8 @@
 // Package event defines reftrail.ReferralEvent, the record enrich produces to
-// EVENTS_TOPIC and sink stores, and its Avro wire formats. It is the only package
-// that imports the Avro library, so that library can be swapped in one place.
+// EVENTS_TOPIC and sink stores, and its enums. It has no dependencies, so that
+// every package that speaks of events (the Meta decoder, ClickHouse, the demo
+// planner) can import it without linking a wire format; the Avro encoding lives
+// in internal/eventcodec.
 package event
 
 // Platform is the Meta product an event came from.
@@ -36,7 +38,7 @@ const (
 )
 
 // Event is one interaction of a person with a business account. Field names are
-// a contract with subscribers (see DESIGN.md); times are Unix milliseconds.
+// a contract with subscribers (docs/ARCHITECTURE.md, "The event"); times are Unix milliseconds.
 type Event struct {
 	EventID         string    `avro:"event_id"`
 	Platform        Platform  `avro:"platform"`

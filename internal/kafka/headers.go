@@ -1,7 +1,13 @@
 package kafka
 
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
 // Record headers reftrail writes, a contract between its services and with
-// whoever reads the topics (DESIGN.md, "Record headers").
+// whoever reads the topics (docs/ARCHITECTURE.md, "Record headers").
 const (
 	// Raw records (ingest): when ingest accepted the POST (Unix ms,
 	// decimal), its request id, and the POST's content type and signature as
@@ -19,3 +25,16 @@ const (
 	HeaderRawPartition = "reftrail-raw-partition"
 	HeaderRawOffset    = "reftrail-raw-offset"
 )
+
+// ReceivedAt returns when ingest accepted the POST behind a record, from its
+// reftrail-received-at header (Unix ms), and false when the header is missing
+// or not a positive number (a raw record written by something else).
+func ReceivedAt(headers []kgo.RecordHeader) (int64, bool) {
+	for _, h := range headers {
+		if h.Key == HeaderReceivedAt {
+			ms, err := strconv.ParseInt(string(h.Value), 10, 64)
+			return ms, err == nil && ms > 0
+		}
+	}
+	return 0, false
+}

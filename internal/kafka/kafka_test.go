@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/reftrail/reftrail/internal/config"
-	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
 )
 
 func TestConfigFromEnv(t *testing.T) {

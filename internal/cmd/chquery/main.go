@@ -23,7 +23,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/reftrail/reftrail/internal/chstore"
 )
@@ -68,15 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Protocol:    clickhouse.Native,
-		Addr:        []string{*addr},
-		Auth:        clickhouse.Auth{Database: *database, Username: valueOr(getenv("CLICKHOUSE_USERNAME"), "default"), Password: getenv("CLICKHOUSE_PASSWORD")},
-		DialTimeout: 5 * time.Second,
-		ReadTimeout: 5 * time.Minute,
-	})
+	conn, err := chstore.Connect(chstore.Config{Addr: *addr, Database: *database, Username: getenv("CLICKHOUSE_USERNAME"), Password: getenv("CLICKHOUSE_PASSWORD"), ReadTimeout: 5 * time.Minute})
 	if err != nil {
-		return fmt.Errorf("connecting to ClickHouse at %s: %w", *addr, err)
+		return err
 	}
 	defer conn.Close()
 	rows, err := conn.Query(ctx, query)

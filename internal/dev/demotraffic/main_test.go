@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/reftrail/reftrail/internal/dev/traffic"
+	"github.com/reftrail/reftrail/internal/meta"
+)
+
+// fakeIngest is an httptest server that checks signatures like ingest and
+// answers 503 to its first unavailable POSTs, then status.
+type fakeIngest struct {
+	t           *testing.T
+	verifier    *meta.Verifier
+	unavailable int // 503s still to answer
+	status      int // the answer after them
+
+	mu       sync.Mutex
+	accepted map[string]int // bodies answered 2xx, with their count
+	url      string
+}
+
+func newFakeIngest(t *testing.T, secret string, unavailable, status int) *fakeIngest {
+	t.Helper()
+	f := &fakeIngest{
+		t:           t,
+		verifier:    meta.NewVerifier([]string{secret}),
+		unavailable: unavailable,
+		status:      status,
+		accepted:    map[string]int{},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(f.serveHTTP))
+	t.Cleanup(srv.Close)
+	f.url = srv.URL + "/webhook"
+	return f
+}
+
+func (f *fakeIngest) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		f.t.Errorf("reading body: %v", err)
+		return
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/webhook" {
+		f.t.Errorf("got %s %s, want POST /webhook", r.Method, r.URL.Path)
+	}
+	if err := f.verifier.Verify(r.Header.Get(meta.SignatureHeader), body); err != nil {
+		f.t.Errorf("verifying signature: %v", err)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unavailable > 0 {
+		f.unavailable--
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if f.status/100 == 2 {
+		f.accepted[string(body)]++
+	}
+	w.WriteHeader(f.status)
+}
+
+// runDemo calls run with env as the environment.
+func runDemo(ctx context.Context, t *testing.T, env map[string]string, args ...string) (stdout string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
+	if errOut.Len() > 0 {
+		t.Logf("stderr: %s", errOut.String())
+	}
+	return out.String(), err
+}
+
+func TestRunDeliversEveryWebhook(t *testing.T) {
+	const secret = "test-secret"
+	ingest := newFakeIngest(t, secret, 3, http.StatusOK)
+	expectPath := filepath.Join(t.TempDir(), "expected.json")
+	stdout, err := runDemo(t.Context(), t, nil,
+		"-url", ingest.url, "-secret", secret, "-seed", "3", "-participants", "120", "-concurrency", "4", "-expect-json", expectPath)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout)
+	}
+
+	plan, err := traffic.NewPlan(traffic.Options{Seed: 3, Participants: 120})
+	if err != nil {
+		t.Fatalf("NewPlan: %v", err)
+	}
+	want := map[string]int{}
+	for _, w := range plan.Webhooks() {
+		want[string(w.Body)]++
+	}
+	if diff := cmp.Diff(want, ingest.accepted); diff != "" {
+		t.Errorf("bodies accepted (-planned +received):\n%s", diff)
+	}
+
+	b, err := os.ReadFile(expectPath)
+	if err != nil {
+		t.Fatalf("reading -expect-json file: %v", err)
+	}
+	var got traffic.Expected
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("decoding -expect-json file: %v", err)
+	}
+	if diff := cmp.Diff(plan.Expected(), got); diff != "" {
+		t.Errorf("-expect-json file (-plan +file):\n%s", diff)
+	}
+
+	n := len(plan.Webhooks())
+	for _, line := range []string{
+		"accepted " + strconv.Itoa(n) + ", retried 3, failed 0",
+		"answers: 200=" + strconv.Itoa(n) + " 503=3",
+		"expected: " + strconv.Itoa(plan.Expected().TotalEvents) + " distinct events",
+		"packaging_insert",
+	} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("stdout lacks %q:\n%s", line, stdout)
+		}
+	}
+}
+
+func TestRunSignsWithTheRightSecret(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		wantSecret string
+	}{
+		{name: "development default", wantSecret: "dev-app-secret"},
+		{name: "first of META_APP_SECRETS", env: map[string]string{"META_APP_SECRETS": " new-secret , old-secret"}, wantSecret: "new-secret"},
+		{name: "flag wins", env: map[string]string{"META_APP_SECRETS": "env-secret"}, args: []string{"-secret", "flag-secret"}, wantSecret: "flag-secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ingest := newFakeIngest(t, tt.wantSecret, 0, http.StatusOK)
+			args := append([]string{"-url", ingest.url, "-participants", "5"}, tt.args...)
+			if stdout, err := runDemo(t.Context(), t, tt.env, args...); err != nil {
+				t.Errorf("run: %v\n%s", err, stdout)
+			}
+		})
+	}
+}
+
+func TestRunFailsWhenWebhooksAreNotDelivered(t *testing.T) {
+	tests := []struct {
+		name        string
+		unavailable int
+		status      int
+		args        []string
+		wantErr     string
+		wantOut     string
+	}{
+		{
+			name:    "refused",
+			status:  http.StatusRequestEntityTooLarge,
+			wantErr: "after 1 attempts: posting webhook: answered 413",
+			wantOut: "retried 0",
+		},
+		{
+			name:        "unavailable beyond the retries",
+			unavailable: 1000,
+			args:        []string{"-retries", "1"},
+			wantErr:     "after 2 attempts: posting webhook: answered 503",
+			wantOut:     "accepted 0",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ingest := newFakeIngest(t, "dev-app-secret", tt.unavailable, tt.status)
+			args := append([]string{"-url", ingest.url, "-participants", "5"}, tt.args...)
+			stdout, err := runDemo(t.Context(), t, nil, args...)
+			if err == nil || !strings.Contains(err.Error(), "not delivered") || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("run error %v, want one saying not delivered, %s", err, tt.wantErr)
+			}
+			if !strings.Contains(stdout, tt.wantOut) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantOut, stdout)
+			}
+		})
+	}
+}
+
+func TestRunStopsWhenInterrupted(t *testing.T) {
+	ingest := newFakeIngest(t, "dev-app-secret", 0, http.StatusOK)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := runDemo(ctx, t, nil, "-url", ingest.url, "-participants", "50", "-rate", "5")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "interrupted after delivering") {
+			t.Errorf("run error %v, want interrupted", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
+		{name: "argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{name: "url", args: []string{"-url", "127.0.0.1:8080"}, wantErr: "-url"},
+		{name: "start", args: []string{"-start", "yesterday"}, wantErr: "-start"},
+		{name: "participants", args: []string{"-participants", "0"}, wantErr: "-participants is 0"},
+		{name: "rate", args: []string{"-rate", "-1"}, wantErr: "-rate is -1"},
+		{name: "concurrency", args: []string{"-concurrency", "0"}, wantErr: "-concurrency is 0"},
+		{name: "retries", args: []string{"-retries", "-1"}, wantErr: "-retries is -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runDemo(t.Context(), t, nil, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("run error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/reftrail/reftrail/internal/dev/chlocal"
+)
+
+func TestChooseClickHouse(t *testing.T) {
+	noBinary := errors.New("neither clickhouse-server nor clickhouse is on PATH")
+	binary := []string{"/usr/sbin/clickhouse-server"}
+	tests := []struct {
+		name      string
+		env       map[string]string
+		hasBinary bool
+		docker    bool
+		debian    bool
+		root      bool
+		install   bool
+		// installErr fails the installation; a successful one puts the
+		// binary on PATH.
+		installErr  error
+		want        clickhouseChoice
+		wantInstall bool
+		wantErr     []string
+	}{
+		{
+			name:      "CLICKHOUSE_ADDR wins over a binary",
+			env:       map[string]string{"CLICKHOUSE_ADDR": "ch.internal:9440"},
+			hasBinary: true,
+			want:      clickhouseChoice{addr: "ch.internal:9440"},
+		},
+		{
+			name:      "binary on PATH",
+			hasBinary: true, docker: true, debian: true,
+			want: clickhouseChoice{argv: binary},
+		},
+		{
+			name:   "none, Docker answers",
+			docker: true, debian: true,
+			wantErr: []string{
+				"no ClickHouse: CLICKHOUSE_ADDR is not set and neither clickhouse-server nor clickhouse is on PATH",
+				"docker run -d --name reftrail-clickhouse -p 127.0.0.1:9000:9000 -p 127.0.0.1:8123:8123 -e CLICKHOUSE_SKIP_USER_SETUP=1 -v reftrail-clickhouse:/var/lib/clickhouse " + clickhouseImage,
+				"CLICKHOUSE_ADDR=127.0.0.1:9000 make run",
+			},
+		},
+		{
+			name:    "none, Debian",
+			debian:  true,
+			wantErr: []string{"sudo apt-get update && sudo apt-get install -y clickhouse-server clickhouse-client", "REFTRAIL_INSTALL_CLICKHOUSE=1 make run"},
+		},
+		{
+			name:    "none, elsewhere",
+			wantErr: []string{"curl https://clickhouse.com/ | sh", "set CLICKHOUSE_ADDR"},
+		},
+		{
+			name:   "install as root on Debian",
+			debian: true, root: true, install: true,
+			want:        clickhouseChoice{argv: binary},
+			wantInstall: true,
+		},
+		{
+			name:   "install fails",
+			debian: true, root: true, install: true,
+			installErr:  errors.New("running apt-get update: exit status 100"),
+			wantInstall: true,
+			wantErr:     []string{"installing ClickHouse: running apt-get update: exit status 100"},
+		},
+		{
+			name:   "install without root",
+			debian: true, install: true,
+			wantErr: []string{"needs root", "sudo apt-get update && sudo apt-get install -y clickhouse-server clickhouse-client"},
+		},
+		{
+			name:    "install off Debian",
+			install: true,
+			wantErr: []string{"not a Debian-family system", "curl https://clickhouse.com/ | sh"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hasBinary, installed := tt.hasBinary, false
+			h := host{
+				findBinary: func() ([]string, error) {
+					if hasBinary {
+						return binary, nil
+					}
+					return nil, noBinary
+				},
+				dockerAnswers: func(context.Context) bool { return tt.docker },
+				debian:        tt.debian,
+				root:          tt.root,
+				install: func(context.Context) error {
+					installed = true
+					hasBinary = tt.installErr == nil
+					return tt.installErr
+				},
+			}
+			got, err := chooseClickHouse(t.Context(), func(k string) string { return tt.env[k] }, h, tt.install, chlocal.Ports{Native: 9000, HTTP: 8123})
+			if len(tt.wantErr) == 0 && err != nil {
+				t.Fatalf("chooseClickHouse: %v, want no error", err)
+			}
+			for _, want := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("chooseClickHouse error %v, want one containing %q", err, want)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(clickhouseChoice{})); diff != "" {
+				t.Errorf("chooseClickHouse (-want +got):\n%s", diff)
+			}
+			if installed != tt.wantInstall {
+				t.Errorf("installed = %v, want %v", installed, tt.wantInstall)
+			}
+		})
+	}
+}
+
+func TestCheckPortsFree(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening: %v", err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	free := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listening: %v", err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+
+	tests := []struct {
+		name    string
+		ports   chlocal.Ports
+		wantErr string
+	}{
+		{name: "both free", ports: chlocal.Ports{Native: free(), HTTP: free()}},
+		{name: "native taken", ports: chlocal.Ports{Native: taken, HTTP: free()}, wantErr: "pick another port with -clickhouse-port"},
+		{name: "HTTP taken", ports: chlocal.Ports{Native: free(), HTTP: taken}, wantErr: "pick another port with -clickhouse-http-port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkPortsFree(tt.ports)
+			if tt.wantErr == "" && err != nil {
+				t.Errorf("checkPortsFree: %v, want nil", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("checkPortsFree error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestPrintUsage(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		defaults   map[string]string // the development defaults devstack filled in
+		ingestAddr string
+		chAddr     string
+		want       []string
+	}{
+		{
+			name:       "defaults",
+			defaults:   devDefaults,
+			ingestAddr: "127.0.0.1:8080",
+			chAddr:     "127.0.0.1:9000",
+			want: []string{
+				"Webhooks: http://127.0.0.1:8080/webhook",
+				"verify token: dev-verify-token",
+				"app secrets:  dev-app-secret",
+				"clickhouse-client --host 127.0.0.1 --port 9000 --database reftrail --query",
+				"in another terminal, make demo sends",
+			},
+		},
+		{
+			name: "moved ports, a ClickHouse user, the user's own Meta secrets",
+			env: map[string]string{"CLICKHOUSE_DATABASE": "rt", "CLICKHOUSE_USERNAME": "ana", "CLICKHOUSE_PASSWORD": "s3cret",
+				"META_APP_SECRETS": "s3cret-app", "META_VERIFY_TOKEN": "s3cret-token"},
+			defaults:   map[string]string{},
+			ingestAddr: "127.0.0.1:18080",
+			chAddr:     "127.0.0.1:19000",
+			want: []string{
+				`clickhouse-client --host 127.0.0.1 --port 19000 --user ana --password "$CLICKHOUSE_PASSWORD" --database rt`,
+				"CLICKHOUSE_ADDR=127.0.0.1:19000 make demo DEMO_FLAGS='-url http://127.0.0.1:18080/webhook'",
+				"verify token: from META_VERIFY_TOKEN (not printed)",
+				"app secrets:  from META_APP_SECRETS (not printed)",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			printUsage(&out, func(k string) string { return tt.env[k] }, tt.defaults, tt.ingestAddr, tt.chAddr)
+			for _, want := range tt.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "s3cret") {
+				t.Errorf("output shows a secret the user set:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,324 @@
+// Command devstack runs reftrail on one machine for development and demos: an
+// embedded Kafka (franz-go's kfake, persisted to a data directory so a restart
+// keeps the data), a ClickHouse, and the service binaries (ingest, enrich,
+// sink) as child processes, each given the environment it needs. It waits
+// until every service is ready, prints where ingest listens and how to query
+// ClickHouse, and on SIGINT or SIGTERM stops exactly the processes it started:
+// the services in reverse order, then ClickHouse, then Kafka.
+//
+// ClickHouse is CLICKHOUSE_ADDR when set; else a clickhouse-server (or
+// clickhouse) binary on PATH, run on the data directory with fixed ports so a
+// restart keeps the data; else devstack stops and says how to get one: a
+// `docker run` command when Docker answers, Debian's package on Debian-family
+// systems (which -install, or REFTRAIL_INSTALL_CLICKHOUSE=1, installs when
+// run as root), the official binary otherwise.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/reftrail/reftrail/internal/dev/chlocal"
+)
+
+// Development defaults, used only when the variable is not set. They are not
+// secrets: a real deployment sets its own.
+var devDefaults = map[string]string{
+	"META_APP_SECRETS":  "dev-app-secret",
+	"META_VERIFY_TOKEN": "dev-verify-token",
+}
+
+// serviceSpec is a service devstack runs: its binary, the variable and
+// value of the address that serves its /readyz, and settings of its own.
+type serviceSpec struct {
+	name    string
+	addrVar string
+	addr    string
+	env     map[string]string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	dataDir := flags.String("data", ".reftrail", "directory for the embedded Kafka's and the local ClickHouse's data and the services' logs")
+	binDir := flags.String("bin", "bin", "directory holding the service binaries")
+	kafkaPort := flags.Int("kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1 (ignored when KAFKA_BROKERS is set)")
+	chPort := flags.Int("clickhouse-port", 9000, "native protocol port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
+	chHTTPPort := flags.Int("clickhouse-http-port", 8123, "HTTP port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
+	install := flags.Bool("install", getenv("REFTRAIL_INSTALL_CLICKHOUSE") == "1", "without ClickHouse, install Debian's clickhouse-server and clickhouse-client with apt-get (needs root and a Debian-family system; REFTRAIL_INSTALL_CLICKHOUSE=1 sets it)")
+	enrichAddr := flags.String("enrich-addr", "127.0.0.1:9101", "enrich's METRICS_ADDR: /readyz and /metrics")
+	sinkAddr := flags.String("sink-addr", "127.0.0.1:9102", "sink's METRICS_ADDR: /readyz and /metrics")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag", flags.Args())
+	}
+
+	// ClickHouse is chosen first, so that a machine without one learns it
+	// before anything starts.
+	chPorts := chlocal.Ports{Native: *chPort, HTTP: *chHTTPPort}
+	choice, err := chooseClickHouse(ctx, getenv, realHost(stdout), *install, chPorts)
+	if err != nil {
+		return err
+	}
+
+	env := map[string]string{}
+	for k, v := range devDefaults {
+		if getenv(k) == "" {
+			env[k] = v
+		}
+	}
+	if brokers := getenv("KAFKA_BROKERS"); brokers != "" {
+		fmt.Fprintf(stdout, "Kafka: using KAFKA_BROKERS=%s\n", brokers)
+	} else {
+		kafkaDir := filepath.Join(*dataDir, "kafka")
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(*kafkaPort), kfake.DataDir(kafkaDir))
+		if err != nil {
+			return fmt.Errorf("starting embedded kafka on 127.0.0.1:%d: %w", *kafkaPort, err)
+		}
+		defer cluster.Close()
+		env["KAFKA_BROKERS"] = strings.Join(cluster.ListenAddrs(), ",")
+		fmt.Fprintf(stdout, "Kafka: embedded at %s, data in %s\n", env["KAFKA_BROKERS"], kafkaDir)
+	}
+
+	var chExited <-chan struct{}
+	chAddr := choice.addr
+	if chAddr != "" {
+		if err := chlocal.WaitReady(ctx, chAddr, getenv("CLICKHOUSE_USERNAME"), getenv("CLICKHOUSE_PASSWORD"), 30*time.Second, nil); err != nil {
+			return fmt.Errorf("reaching CLICKHOUSE_ADDR: %w", err)
+		}
+		fmt.Fprintf(stdout, "ClickHouse: using CLICKHOUSE_ADDR=%s\n", chAddr)
+	} else {
+		if err := checkPortsFree(chPorts); err != nil {
+			return err
+		}
+		srv, err := chlocal.New(choice.argv, filepath.Join(*dataDir, "clickhouse"), chPorts)
+		if err != nil {
+			return err
+		}
+		if err := srv.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				fmt.Fprintln(stderr, err)
+			}
+		}()
+		chAddr, chExited = srv.Addr(), srv.Exited()
+		fmt.Fprintf(stdout, "ClickHouse: %s (pid %d) on %s, HTTP on 127.0.0.1:%d, data and logs in %s\n",
+			strings.Join(choice.argv, " "), srv.Pid(), chAddr, chPorts.HTTP, srv.Dir())
+	}
+
+	ingestAddr := getenv("INGEST_ADDR")
+	if ingestAddr == "" {
+		ingestAddr = "127.0.0.1:8080"
+	}
+	// Started in this order and stopped in reverse: consumers before what
+	// feeds them.
+	specs := []serviceSpec{
+		{name: "ingest", addrVar: "INGEST_ADDR", addr: ingestAddr},
+		{name: "enrich", addrVar: "METRICS_ADDR", addr: *enrichAddr},
+		{name: "sink", addrVar: "METRICS_ADDR", addr: *sinkAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr}},
+	}
+
+	logDir := filepath.Join(*dataDir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return fmt.Errorf("creating log directory: %w", err)
+	}
+	var running []*service
+	defer func() {
+		// Stop in reverse order: consumers before what feeds them.
+		for i := len(running) - 1; i >= 0; i-- {
+			running[i].stop(stderr)
+		}
+	}()
+	exited := make(chan *service, len(specs))
+	for _, spec := range specs {
+		svcEnv := map[string]string{spec.addrVar: spec.addr}
+		for k, v := range env {
+			svcEnv[k] = v
+		}
+		for k, v := range spec.env {
+			svcEnv[k] = v
+		}
+		s, err := startService(filepath.Join(*binDir, spec.name), svcEnv, logDir, exited)
+		if err != nil {
+			return err
+		}
+		running = append(running, s)
+		if err := waitReady(ctx, "http://"+dialAddr(spec.addr)+"/readyz", s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: ready on %s (log %s)\n", spec.name, dialAddr(spec.addr), s.logPath)
+	}
+	printUsage(stdout, getenv, env, dialAddr(ingestAddr), chAddr)
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "stopping")
+		return nil
+	case s := <-exited:
+		return fmt.Errorf("%s exited: %v (see %s)", s.name, s.err, s.logPath)
+	case <-chExited:
+		return fmt.Errorf("ClickHouse exited (see its logs in %s)", filepath.Join(*dataDir, "clickhouse"))
+	}
+}
+
+// shown is a setting as printed: the development default itself, or only its
+// source when the user set it, since then it may be a real secret.
+func shown(env map[string]string, name string) string {
+	if v, ok := env[name]; ok {
+		return v
+	}
+	return "from " + name + " (not printed)"
+}
+
+// printUsage tells where to send webhooks, how to query ClickHouse and how
+// to run the demo against this stack.
+func printUsage(w io.Writer, getenv func(string) string, env map[string]string, ingestAddr, chAddr string) {
+	fmt.Fprintf(w, `Webhooks: http://%s/webhook
+  verify token: %s
+  app secrets:  %s
+`, ingestAddr, shown(env, "META_VERIFY_TOKEN"), shown(env, "META_APP_SECRETS"))
+
+	database := getenv("CLICKHOUSE_DATABASE")
+	if database == "" {
+		database = "reftrail"
+	}
+	host, port, err := net.SplitHostPort(chAddr)
+	if err != nil {
+		host, port = chAddr, "9000"
+	}
+	client := "clickhouse-client --host " + host + " --port " + port
+	if user := getenv("CLICKHOUSE_USERNAME"); user != "" && user != "default" {
+		client += " --user " + user
+	}
+	if getenv("CLICKHOUSE_PASSWORD") != "" {
+		client += ` --password "$CLICKHOUSE_PASSWORD"`
+	}
+	fmt.Fprintf(w, `Query ClickHouse (database %s; the queries of schemas/clickhouse/queries/ run there), for example:
+  %s --database %s --query 'SELECT kind, uniqExact(event_id) AS events FROM events GROUP BY kind ORDER BY kind'
+`, database, client, database)
+
+	demo := "make demo"
+	if chAddr != "127.0.0.1:9000" {
+		demo = "CLICKHOUSE_ADDR=" + chAddr + " " + demo
+	}
+	if ingestAddr != "127.0.0.1:8080" {
+		demo += " DEMO_FLAGS='-url http://" + ingestAddr + "/webhook'"
+	}
+	fmt.Fprintf(w, "Demo: in another terminal, %s sends demo traffic and prints the campaign funnel from ClickHouse.\nStop with Ctrl-C.\n", demo)
+}
+
+// dialAddr turns a listen address such as ":8080" into one a client can dial.
+func dialAddr(listen string) string {
+	if strings.HasPrefix(listen, ":") {
+		return "127.0.0.1" + listen
+	}
+	return listen
+}
+
+// service is one child process that devstack started and must stop.
+type service struct {
+	name    string
+	env     map[string]string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+}
+
+// startService starts the binary at path with the environment plus env; its
+// output goes to a log file. exited receives the service if it ends.
+func startService(path string, env map[string]string, logDir string, exited chan<- *service) (*service, error) {
+	name := filepath.Base(path)
+	logPath := filepath.Join(logDir, name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", logPath, err)
+	}
+	cmd := exec.Command(path)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s (run make build first): %w", path, err)
+	}
+	s := &service{name: name, env: env, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		s.err = cmd.Wait()
+		logFile.Close()
+		close(s.done)
+		exited <- s
+	}()
+	return s, nil
+}
+
+// stop sends SIGTERM to the process devstack started (by its pid, never by
+// name) and waits for it, killing it if it has not exited in time.
+func (s *service) stop(stderr io.Writer) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		fmt.Fprintf(stderr, "%s (pid %d) did not stop in 15s; killing it\n", s.name, s.cmd.Process.Pid)
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+func waitReady(ctx context.Context, url string, s *service) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return fmt.Errorf("%s exited before it was ready: %v (see %s)", s.name, s.err, s.logPath)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after 60s (pid %d, see %s)", url, s.cmd.Process.Pid, s.logPath)
+}
