@@ -13,9 +13,13 @@ import (
 // delivery as failed; the produce wait must stay under it.
 const metaAnswerDeadline = 5 * time.Second
 
+// recordOverheadBytes is the room a raw record needs beside its body: headers
+// and framing.
+const recordOverheadBytes = 64 << 10
+
 // maxBodyBytesLimit leaves room under kafka.MaxRecordBytes for the record's
 // headers and framing.
-const maxBodyBytesLimit = kafka.MaxRecordBytes - 64<<10
+const maxBodyBytesLimit = kafka.MaxRecordBytes - recordOverheadBytes
 
 // Config is ingest's whole configuration, read and validated before any
 // connection opens.
@@ -23,8 +27,12 @@ type Config struct {
 	Kafka kafka.Config
 	// RawTopic receives every accepted POST body unchanged (RAW_TOPIC).
 	RawTopic string
-	// Addr serves /webhook, /healthz, /readyz and /metrics (INGEST_ADDR).
+	// Addr is the public port (INGEST_ADDR, default :8080): /webhook and
+	// /healthz only, the one that faces the internet.
 	Addr string
+	// MetricsAddr serves /metrics, /readyz and /healthz for the operator
+	// (METRICS_ADDR, default :9100); keep it off the internet.
+	MetricsAddr string
 	// AppSecrets verify X-Hub-Signature-256 (META_APP_SECRETS, comma-separated,
 	// required): one per Meta app, and old plus new during a rotation.
 	AppSecrets []string
@@ -37,7 +45,14 @@ type Config struct {
 	// (PRODUCE_TIMEOUT, default 3s, under Meta's 5 s deadline); past it the
 	// answer is 503 and Meta redelivers.
 	ProduceTimeout time.Duration
-	LogLevel       slog.Level
+	// SpoolDir holds the spool that keeps webhooks through a Kafka outage
+	// (SPOOL_DIR, default empty: no spool, an outage answers 503). One
+	// directory per ingest process; it is locked.
+	SpoolDir string
+	// SpoolMaxBytes caps the spool on disk (SPOOL_MAX_BYTES, default 1 GiB);
+	// when it is full, POSTs get 503 again.
+	SpoolMaxBytes int64
+	LogLevel      slog.Level
 }
 
 func configFromEnv(getenv func(string) string) (Config, error) {
@@ -50,7 +65,16 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		VerifyToken:    env.Required("META_VERIFY_TOKEN"),
 		MaxBodyBytes:   env.Int("MAX_BODY_BYTES", 4<<20, 1024, maxBodyBytesLimit),
 		ProduceTimeout: env.Duration("PRODUCE_TIMEOUT", 3*time.Second, 10*time.Millisecond, metaAnswerDeadline-500*time.Millisecond),
+		MetricsAddr:    env.String("METRICS_ADDR", ":9100"),
+		SpoolDir:       env.String("SPOOL_DIR", ""),
+		SpoolMaxBytes:  env.Int("SPOOL_MAX_BYTES", 1<<30, 1<<20, 1<<50),
 		LogLevel:       obs.LogLevel(env),
+	}
+	if c.SpoolDir != "" && c.SpoolMaxBytes < 2*(c.MaxBodyBytes+recordOverheadBytes) {
+		env.Fail("SPOOL_MAX_BYTES", "must hold at least two of the largest records, 2 × (MAX_BODY_BYTES + %d) = %d", recordOverheadBytes, 2*(c.MaxBodyBytes+recordOverheadBytes))
+	}
+	if c.MetricsAddr == c.Addr {
+		env.Fail("METRICS_ADDR", "must differ from INGEST_ADDR: /metrics and /readyz stay off the public port")
 	}
 	if len(c.AppSecrets) == 0 {
 		env.Required("META_APP_SECRETS")

@@ -6,7 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sync/atomic"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,6 +16,7 @@ import (
 	"github.com/reftrail/reftrail/internal/kafka"
 	"github.com/reftrail/reftrail/internal/meta"
 	"github.com/reftrail/reftrail/internal/obs"
+	"github.com/reftrail/reftrail/internal/spool"
 )
 
 // Producer bounds. Records stay buffered at most recordDeliveryTimeout while
@@ -45,6 +47,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := obs.NewLogger(stdout, "ingest", cfg.LogLevel)
 	reg := obs.NewRegistry()
+	metrics := newMetrics(reg)
+
+	var sp *spool.Spool
+	if cfg.SpoolDir != "" {
+		if sp, err = spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolMaxBytes}); err != nil {
+			return fmt.Errorf("opening SPOOL_DIR: %w", err)
+		}
+		defer sp.Close()
+		if r := sp.Repaired(); r != nil {
+			logger.Warn("cut a torn record off the spool's end; it was never acknowledged",
+				"segment", r.Segment, "offset", r.Offset, "dropped_bytes", r.DroppedBytes)
+		}
+		registerSpoolGauges(reg, sp)
+	}
 
 	client, err := kafka.NewClient(cfg.Kafka, "ingest", logger, reg,
 		kgo.RecordDeliveryTimeout(recordDeliveryTimeout),
@@ -57,36 +73,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer client.Close()
 
-	// Topic creation retries in the background so ingest listens at once: a
-	// POST that arrives before Kafka is up gets 503 and Meta redelivers it.
-	var topicsReady atomic.Bool
-	go func() {
-		if kafka.EnsureTopicsRetrying(ctx, client, cfg.Kafka, logger, kafka.Topic{Name: cfg.RawTopic, LargeRecords: true}) == nil {
-			topicsReady.Store(true)
-		}
-	}()
-	ready := func(ctx context.Context) error {
-		if !topicsReady.Load() {
-			return errors.New("kafka topics not checked yet")
-		}
-		if err := client.Ping(ctx); err != nil {
-			return fmt.Errorf("pinging kafka: %w", err)
-		}
-		return nil
-	}
+	// The topic check retries in the background so ingest listens at once:
+	// until it passes, a POST goes to the spool, or gets 503 without one.
+	var topic topicCheck
+	go topic.run(ctx, client, cfg, logger)
 
 	webhooks := &webhookHandler{
 		client:         client,
 		topic:          cfg.RawTopic,
 		verifier:       meta.NewVerifier(cfg.AppSecrets),
+		topicReady:     topic.ready,
 		verifyToken:    cfg.VerifyToken,
-		maxBodyBytes:   cfg.MaxBodyBytes,
+		bodies:         newBodyReader(cfg.MaxBodyBytes),
 		produceTimeout: cfg.ProduceTimeout,
-		metrics:        newMetrics(reg),
+		metrics:        metrics,
 		logger:         logger,
 	}
-	srv := httpserver.New(NewServer(webhooks, reg, ready, logger), logger)
-	serveErr := httpserver.Serve(ctx, srv, cfg.Addr, logger)
+	var forwarding sync.WaitGroup
+	if sp != nil {
+		webhooks.spool = &spooler{spool: sp, client: client, topic: cfg.RawTopic, metrics: metrics, logger: logger}
+		webhooks.spool.resume()
+		forwarding.Go(func() { webhooks.spool.forward(ctx) })
+	}
+	ready := readyCheck(&topic, client, webhooks.spool, int(cfg.MaxBodyBytes))
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	public := httpserver.New(NewServer(webhooks), logger)
+	admin := httpserver.New(obs.AdminHandler(reg, ready, logger), logger)
+	serveErr := httpserver.ServeWhile(ctx, admin, cfg.MetricsAddr, logger, func(ctx context.Context) error {
+		return httpserver.ServeListener(ctx, public, newLimitListener(ln, maxConnections), logger)
+	})
+	forwarding.Wait()
 
 	// Every handler has answered by now; flush what a handler gave up on with
 	// a 503, so it is not lost if it can still land.
@@ -96,4 +116,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Warn("flushing kafka producer at shutdown", "err", err)
 	}
 	return serveErr
+}
+
+// readyCheck is /readyz: ready while a POST can be made durable, by Kafka or
+// by the spool. A raw topic too small for ingest's records is never ready.
+func readyCheck(topic *topicCheck, client *kgo.Client, sp *spooler, maxBody int) obs.ReadyCheck {
+	return func(ctx context.Context) error {
+		if p := topic.refused.Load(); p != nil {
+			return *p
+		}
+		var spoolErr error
+		if sp != nil {
+			if spoolErr = sp.ready(maxBody); spoolErr == nil {
+				return nil
+			}
+			if sp.holding() {
+				// New records queue behind the spool, so Kafka alone
+				// does not make ingest ready.
+				return fmt.Errorf("spool cannot take records: %w", spoolErr)
+			}
+		}
+		if err := topic.err(); err != nil {
+			return errors.Join(err, spoolErr)
+		}
+		if err := client.Ping(ctx); err != nil {
+			return errors.Join(fmt.Errorf("pinging kafka: %w", err), spoolErr)
+		}
+		return nil
+	}
 }

@@ -29,21 +29,42 @@ const (
 	testTopic           = "meta.webhooks.raw"
 )
 
+// TestMain lets the kill, lock and memory tests run ingest as a child process
+// of this test binary, so it can be killed with SIGKILL and measured alone.
+func TestMain(m *testing.M) {
+	if os.Getenv("REFTRAIL_INGEST_CHILD") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
 // ingestUnderTest is one ingest started through run, stopped when the test ends.
 type ingestUnderTest struct {
-	url  string
-	stop context.CancelFunc
-	done chan error
+	url   string // the public port: /webhook, /healthz
+	admin string // METRICS_ADDR: /metrics, /readyz
+	stop  context.CancelFunc
+	done  chan error
 }
 
 // startIngest runs ingest against brokers with env overriding the defaults, and
 // waits until /readyz answers 200.
 func startIngest(t testing.TB, brokers []string, env map[string]string) *ingestUnderTest {
 	t.Helper()
-	addr := testenv.FreeAddr(t)
+	in := launchIngest(t, brokers, env, io.Discard)
+	testenv.WaitReadyz(t, in.admin, http.StatusOK, 20*time.Second)
+	return in
+}
+
+// launchIngest runs ingest as startIngest does, logging to logs, without
+// waiting for /readyz.
+func launchIngest(t testing.TB, brokers []string, env map[string]string, logs io.Writer) *ingestUnderTest {
+	t.Helper()
+	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	vars := map[string]string{
 		"KAFKA_BROKERS":     strings.Join(brokers, ","),
 		"INGEST_ADDR":       addr,
+		"METRICS_ADDR":      adminAddr,
 		"META_APP_SECRETS":  testSecret + "," + testSecondAppSecret,
 		"META_VERIFY_TOKEN": testVerifyToken,
 		"TOPIC_PARTITIONS":  "3",
@@ -52,9 +73,9 @@ func startIngest(t testing.TB, brokers []string, env map[string]string) *ingestU
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &ingestUnderTest{url: "http://" + addr, stop: cancel, done: make(chan error, 1)}
+	in := &ingestUnderTest{url: "http://" + addr, admin: "http://" + adminAddr, stop: cancel, done: make(chan error, 1)}
 	go func() {
-		in.done <- run(ctx, nil, func(k string) string { return vars[k] }, io.Discard, io.Discard)
+		in.done <- run(ctx, nil, func(k string) string { return vars[k] }, logs, io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -62,7 +83,6 @@ func startIngest(t testing.TB, brokers []string, env map[string]string) *ingestU
 			t.Errorf("run returned %v after shutdown, want nil", err)
 		}
 	})
-	testenv.WaitReadyz(t, in.url, http.StatusOK, 20*time.Second)
 	return in
 }
 
@@ -271,7 +291,7 @@ func TestPostProducesOnlyVerifiedBodies(t *testing.T) {
 	if got := countRaw(t, brokers); got != int64(len(accepted)) {
 		t.Errorf("raw topic holds %d records, want %d (only the verified ones)", got, len(accepted))
 	}
-	metrics := testenv.Scrape(t, in.url)
+	metrics := testenv.Scrape(t, in.admin)
 	for _, want := range []string{
 		`reftrail_ingest_requests_total{outcome="accepted"} 6`,
 		`reftrail_ingest_requests_total{outcome="unauthorized"} 5`,
@@ -314,6 +334,8 @@ func TestRejectsWithoutProducing(t *testing.T) {
 		{name: "POST healthz", method: http.MethodPost, path: "/healthz", want: 405},
 		{name: "unknown path", method: http.MethodPost, path: "/webhooks", want: 404},
 		{name: "root", method: http.MethodGet, path: "/", want: 404},
+		{name: "readyz stays off the public port", method: http.MethodGet, path: "/readyz", want: 404},
+		{name: "metrics stay off the public port", method: http.MethodGet, path: "/metrics", want: 404},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest(tt.method, in.url+tt.path, strings.NewReader("{}"))
@@ -363,7 +385,7 @@ func TestKafkaDownAnswers503ThenRecovers(t *testing.T) {
 	if elapsed >= metaAnswerDeadline {
 		t.Errorf("503 took %s, Meta gives up at %s", elapsed, metaAnswerDeadline)
 	}
-	resp, err := http.Get(in.url + "/readyz")
+	resp, err := http.Get(in.admin + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +400,7 @@ func TestKafkaDownAnswers503ThenRecovers(t *testing.T) {
 		t.Fatalf("restarting kfake on port %d: %v", p, err)
 	}
 	t.Cleanup(restarted.Close)
-	testenv.WaitReadyz(t, in.url, http.StatusOK, 20*time.Second)
+	testenv.WaitReadyz(t, in.admin, http.StatusOK, 20*time.Second)
 	after := []byte(`{"object":"page","entry":[{"id":"106000000000001","messaging":[]}],"n":"after"}`)
 	// The producer's reconnect and retry backoffs may still answer 503 for a
 	// few seconds; Meta redelivers, and so does this loop, until 200.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,14 +22,19 @@ const retryAfterSeconds = "5"
 
 // webhookHandler answers Meta's subscription handshake and receives webhooks.
 type webhookHandler struct {
-	client         *kgo.Client
-	topic          string
-	verifier       *meta.Verifier
+	client   *kgo.Client
+	topic    string
+	verifier *meta.Verifier
+	// topicReady reports whether the raw topic was checked; until then,
+	// records go to the spool when there is one.
+	topicReady     func() bool
 	verifyToken    string
-	maxBodyBytes   int64
+	bodies         *bodyReader
 	produceTimeout time.Duration
-	metrics        *metrics
-	logger         *slog.Logger
+	// spool is nil when SPOOL_DIR is not set.
+	spool   *spooler
+	metrics *metrics
+	logger  *slog.Logger
 }
 
 // verifySubscription answers GET /webhook: Meta's handshake when an app
@@ -54,29 +58,34 @@ func (h *webhookHandler) verifySubscription(w http.ResponseWriter, r *http.Reque
 // receive answers POST /webhook. The body is produced unchanged, even when it is
 // not valid JSON: its signature proves Meta sent it, a retry would never parse
 // either, and enrich dead-letters it with the reason. The answer is 200 only
-// after Kafka acknowledged the record.
+// once the record is durable: acknowledged by Kafka or fsync'd in the spool.
 func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	requestID := rand.Text()
 	w.Header().Set("X-Request-Id", requestID)
 
-	if r.ContentLength > h.maxBodyBytes {
-		h.reject(w, outcomeTooLarge, http.StatusRequestEntityTooLarge)
+	// Without a well-formed signature the body cannot be Meta's: refuse
+	// before reading it.
+	signature := r.Header.Get(meta.SignatureHeader)
+	if _, err := meta.ParseSignature(signature); err != nil {
+		h.logger.Debug("rejecting webhook", "request_id", requestID, "err", err)
+		w.Header().Set("Connection", "close")
+		h.reject(w, outcomeUnauthorized, http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBodyBytes))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			h.reject(w, outcomeTooLarge, http.StatusRequestEntityTooLarge)
-			return
+	body, release, outcome, status := h.bodies.read(w, r)
+	if outcome != "" {
+		h.logger.Debug("refusing webhook body", "request_id", requestID, "outcome", outcome)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfterSeconds)
 		}
-		h.logger.Debug("reading webhook body", "request_id", requestID, "err", err)
-		h.reject(w, outcomeBadBody, http.StatusBadRequest)
+		w.Header().Set("Connection", "close")
+		h.reject(w, outcome, status)
 		return
 	}
+	defer release()
 	h.metrics.receivedBytes.Add(float64(len(body)))
 
-	signature := r.Header.Get(meta.SignatureHeader)
 	if err := h.verifier.Verify(signature, body); err != nil {
 		h.logger.Debug("rejecting webhook", "request_id", requestID, "err", err)
 		h.reject(w, outcomeUnauthorized, http.StatusUnauthorized)
@@ -97,31 +106,21 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 		rec.Key = []byte(key)
 	}
 
-	// The wait is bounded here, not by the client: once an idempotent record is
-	// buffered, franz-go keeps retrying it whatever the context says (franz-go
-	// issue #1217). A record that lands after our 503 is a duplicate, which
-	// event ids absorb downstream. The request's cancellation is ignored so a
-	// client hanging up does not abandon a record mid-flight.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.produceTimeout)
+	// The request's cancellation is ignored so a client hanging up does not
+	// abandon a record mid-flight; the deadline is the answer's.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), start.Add(h.produceTimeout))
 	defer cancel()
-	acked := make(chan error, 1)
-	h.client.Produce(ctx, rec, func(_ *kgo.Record, err error) { acked <- err })
-	select {
-	case err := <-acked:
-		if err != nil {
-			h.metrics.produceErrors.WithLabelValues("error").Inc()
-			h.logger.Warn("kafka refused raw record", "request_id", requestID, "err", err)
-			h.unavailable(w)
-			return
-		}
-	case <-ctx.Done():
-		h.metrics.produceErrors.WithLabelValues("timeout").Inc()
-		h.logger.Warn("kafka did not acknowledge in time", "request_id", requestID, "timeout", h.produceTimeout)
-		h.unavailable(w)
+	outcome = h.deliver(ctx, rec, requestID)
+	switch outcome {
+	case outcomeAccepted:
+		h.metrics.ackSeconds.Observe(time.Since(start).Seconds())
+	case outcomeSpooled:
+		h.metrics.spoolAckSeconds.Observe(time.Since(start).Seconds())
+	default:
+		h.unavailable(w, outcome)
 		return
 	}
-	h.metrics.ackSeconds.Observe(time.Since(start).Seconds())
-	h.metrics.requests.WithLabelValues(outcomeAccepted).Inc()
+	h.metrics.requests.WithLabelValues(outcome).Inc()
 	io.WriteString(w, "EVENT_RECEIVED")
 }
 
@@ -130,7 +129,9 @@ func (h *webhookHandler) reject(w http.ResponseWriter, outcome string, status in
 	http.Error(w, http.StatusText(status), status)
 }
 
-func (h *webhookHandler) unavailable(w http.ResponseWriter) {
+// unavailable answers 503 with Retry-After and a body that says nothing about
+// why: the public port reveals no broker or disk errors.
+func (h *webhookHandler) unavailable(w http.ResponseWriter, outcome string) {
 	w.Header().Set("Retry-After", retryAfterSeconds)
-	h.reject(w, outcomeUnavailable, http.StatusServiceUnavailable)
+	h.reject(w, outcome, http.StatusServiceUnavailable)
 }

@@ -68,7 +68,14 @@ func Serve(ctx context.Context, srv *http.Server, addr string, logger *slog.Logg
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String())
+	return ServeListener(ctx, srv, ln, logger)
+}
+
+// ServeListener is Serve on a listener the caller opened, for servers that
+// wrap theirs (a cap on open connections, say).
+func ServeListener(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
+	addr := ln.Addr().String()
+	logger.Info("listening", "addr", addr)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -16,6 +16,9 @@ const (
 	HeaderRequestID   = "reftrail-request-id"
 	HeaderContentType = "content-type"
 	HeaderSignature   = "x-hub-signature-256"
+	// HeaderSpooledAt is added to a raw record that waited in ingest's spool
+	// through a Kafka outage: when it was spooled (Unix ms, decimal).
+	HeaderSpooledAt = "reftrail-spooled-at"
 
 	// Dead letters (enrich) add to the raw record's headers why and where
 	// it was given up on, and the raw record's position.
