@@ -29,16 +29,6 @@ const (
 	testTopic           = "meta.webhooks.raw"
 )
 
-// TestMain lets the kill, lock and memory tests run ingest as a child process
-// of this test binary, so it can be killed with SIGKILL and measured alone.
-func TestMain(m *testing.M) {
-	if os.Getenv("REFTRAIL_INGEST_CHILD") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
-
 // ingestUnderTest is one ingest started through run, stopped when the test ends.
 type ingestUnderTest struct {
 	url   string // the public port: /webhook, /healthz

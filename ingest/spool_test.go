@@ -332,7 +332,41 @@ func TestFullSpoolAnswers503(t *testing.T) {
 	}
 }
 
-// ingestChild is ingest running as a separate process of this test binary.
+// TestMain removes the ingest binary the child-process tests build.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// ingestBinary builds ingest once per test run, without the race detector
+// even under go test -race, so the memory test measures what ships.
+func ingestBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "reftrail-ingest-bin-"); buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "github.com/reftrail/reftrail/ingest").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building ingest: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "ingest")
+}
+
+// ingestChild is ingest running as a separate process, built by ingestBinary.
 type ingestChild struct {
 	cmd      *exec.Cmd
 	url      string
@@ -347,8 +381,8 @@ func startChildIngest(t *testing.T, brokers []string, env map[string]string) *in
 	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	c := &ingestChild{url: "http://" + addr, admin: "http://" + adminAddr,
 		logPath: filepath.Join(t.TempDir(), "ingest.log"), exited: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0])
-	c.cmd.Env = append(os.Environ(), "REFTRAIL_INGEST_CHILD=1",
+	c.cmd = exec.Command(ingestBinary(t))
+	c.cmd.Env = append(os.Environ(),
 		"KAFKA_BROKERS="+strings.Join(brokers, ","), "INGEST_ADDR="+addr, "METRICS_ADDR="+adminAddr,
 		"META_APP_SECRETS="+testSecret, "META_VERIFY_TOKEN="+testVerifyToken, "TOPIC_PARTITIONS=3")
 	for k, v := range env {
