@@ -27,6 +27,7 @@ test:
 # the ratio; see README.md (Benchmarks).
 bench:
 	$(GO) test -run '^$$' -bench IngestVsBareHTTP -benchtime 20000x ./ingest
+	$(GO) test -run '^$$' -bench SpoolVsBareHTTP -benchtime 20000x ./ingest
 	$(GO) test -run '^$$' -bench EnrichVsDecodeEncode -benchtime 1x ./enrich
 	$(GO) test -run '^$$' -bench SinkThroughput -benchtime 1x ./sink
 
