@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reftrail/reftrail/internal/kafkatest"
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 )
 
 // BenchmarkSpoolVsBareHTTP measures, in one run, b.N signed POSTs to a bare

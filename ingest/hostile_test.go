@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/meta"
-	"github.com/reftrail/reftrail/internal/testenv"
 )
 
 // wrongSignature is well formed, so it passes the header check, and wrong.

@@ -20,8 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/meta"
-	"github.com/reftrail/reftrail/internal/testenv"
 )
 
 // restartableKafka is a kfake cluster on a fixed port that a test can stop
