@@ -28,6 +28,9 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags='-s -w' -o /out/ ./ingest ./enrich ./sink ./deploy/probe
+# ingest's spool directory, owned by the nonroot user: a named volume mounted
+# there copies this ownership, so ingest can write to it.
+RUN mkdir -p /out/spool
 
 FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 COPY --from=build /out/probe /probe
@@ -36,7 +39,8 @@ USER 65532:65532
 
 FROM runtime AS ingest
 COPY --from=build /out/ingest /ingest
-EXPOSE 8080
+COPY --from=build --chown=65532:65532 /out/spool /var/lib/reftrail/spool
+EXPOSE 8080 9100
 ENTRYPOINT ["/ingest"]
 
 FROM runtime AS enrich

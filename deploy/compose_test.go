@@ -426,6 +426,11 @@ func TestComposeProbes(t *testing.T) {
 			if err != nil || u.Hostname() != "127.0.0.1" || !listen[u.Port()] || u.Path != "/readyz" {
 				t.Errorf("probe URL %s: want http://127.0.0.1:<port>/readyz with a port it listens on (%s)", test[2], strings.Join(sortedKeys(listen), ", "))
 			}
+			// /readyz lives on METRICS_ADDR wherever a service sets it
+			// (ingest's public port has no /readyz).
+			if _, port, err := net.SplitHostPort(s.Environment["METRICS_ADDR"]); err == nil && u != nil && u.Port() != port {
+				t.Errorf("probe URL %s: want the port of METRICS_ADDR (%s), which serves /readyz", test[2], port)
+			}
 			for _, p := range s.Ports {
 				if _, container := parsePort(t, p); !listen[container] {
 					t.Errorf("publishes %s, but listens on %s", p, strings.Join(sortedKeys(listen), ", "))

@@ -57,6 +57,9 @@ type pipeline struct {
 	db       string
 	logDir   string
 	services map[string]*service
+	// ingestAddr is ingest's public port; its services entry has the
+	// METRICS_ADDR that serves /readyz.
+	ingestAddr string
 }
 
 // service is one service binary and the environment it runs with.
@@ -76,8 +79,10 @@ func newPipeline(t testing.TB, ch *chtest.Server, sinkEnv ...string) *pipeline {
 	brokers := strings.Join(kafkatest.Brokers(t), ",")
 	p := &pipeline{t: t, ch: ch, db: ch.NewDatabase(t), logDir: t.TempDir(), services: map[string]*service{}}
 	common := []string{"KAFKA_BROKERS=" + brokers, "TOPIC_PARTITIONS=3", "LOG_LEVEL=warn"}
-	ingestAddr, enrichAddr, sinkAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	p.add("ingest", ingestAddr, append(common, "INGEST_ADDR="+ingestAddr, "META_APP_SECRETS="+appSecret, "META_VERIFY_TOKEN=e2e-token"))
+	ingestAddr, ingestMetricsAddr, enrichAddr, sinkAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	p.ingestAddr = ingestAddr
+	p.add("ingest", ingestMetricsAddr, append(common, "INGEST_ADDR="+ingestAddr, "METRICS_ADDR="+ingestMetricsAddr,
+		"META_APP_SECRETS="+appSecret, "META_VERIFY_TOKEN=e2e-token"))
 	p.add("enrich", enrichAddr, append(common, "METRICS_ADDR="+enrichAddr, "ENRICH_TRANSACTIONAL_ID=e2e-"+p.db))
 	p.add("sink", sinkAddr, append(append(common, "METRICS_ADDR="+sinkAddr, "CLICKHOUSE_ADDR="+ch.Addr, "CLICKHOUSE_DATABASE="+p.db,
 		"CLICKHOUSE_USERNAME="+ch.Username, "CLICKHOUSE_PASSWORD="+ch.Password, "FLUSH_INTERVAL=200ms"), sinkEnv...))
@@ -169,7 +174,7 @@ func (p *pipeline) logTail(s *service) string {
 	return string(b)
 }
 
-func (p *pipeline) ingestURL() string { return "http://" + p.services["ingest"].addr + "/webhook" }
+func (p *pipeline) ingestURL() string { return "http://" + p.ingestAddr + "/webhook" }
 
 // send posts the plan's webhooks through ingest, retrying 503s as Meta does.
 func (p *pipeline) send(ctx context.Context, webhooks []traffic.Webhook, opts traffic.SendOptions) error {

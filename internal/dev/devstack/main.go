@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	chPort := flags.Int("clickhouse-port", 9000, "native protocol port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
 	chHTTPPort := flags.Int("clickhouse-http-port", 8123, "HTTP port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
 	install := flags.Bool("install", getenv("REFTRAIL_INSTALL_CLICKHOUSE") == "1", "without ClickHouse, install Debian's clickhouse-server and clickhouse-client with apt-get (needs root and a Debian-family system; REFTRAIL_INSTALL_CLICKHOUSE=1 sets it)")
+	ingestMetricsAddr := flags.String("ingest-metrics-addr", "127.0.0.1:9100", "ingest's METRICS_ADDR: /readyz and /metrics (INGEST_ADDR, default 127.0.0.1:8080, serves /webhook)")
 	enrichAddr := flags.String("enrich-addr", "127.0.0.1:9101", "enrich's METRICS_ADDR: /readyz and /metrics")
 	sinkAddr := flags.String("sink-addr", "127.0.0.1:9102", "sink's METRICS_ADDR: /readyz and /metrics")
 	if err := flags.Parse(args); err != nil {
@@ -140,10 +141,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if ingestAddr == "" {
 		ingestAddr = "127.0.0.1:8080"
 	}
+	// ingest spools webhooks to the data directory while Kafka is down, as a
+	// deployment should; the directory is ingest's alone (it is locked).
+	spoolDir := getenv("SPOOL_DIR")
+	if spoolDir == "" {
+		spoolDir = filepath.Join(*dataDir, "spool")
+	}
 	// Started in this order and stopped in reverse: consumers before what
 	// feeds them.
 	specs := []serviceSpec{
-		{name: "ingest", addrVar: "INGEST_ADDR", addr: ingestAddr},
+		{name: "ingest", addrVar: "METRICS_ADDR", addr: *ingestMetricsAddr, env: map[string]string{"INGEST_ADDR": ingestAddr, "SPOOL_DIR": spoolDir}},
 		{name: "enrich", addrVar: "METRICS_ADDR", addr: *enrichAddr},
 		{name: "sink", addrVar: "METRICS_ADDR", addr: *sinkAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr}},
 	}
