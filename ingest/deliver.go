@@ -19,8 +19,13 @@ import (
 // topic is not checked yet; otherwise Kafka gets half the deadline and the
 // spool the rest.
 func (h *webhookHandler) deliver(ctx context.Context, rec *kgo.Record, requestID string) string {
-	if h.spool != nil && (h.spool.holding() || !h.topicReady()) {
-		return h.toSpool(ctx, rec, requestID, "queued behind the spool")
+	if h.spool != nil {
+		if h.spool.holding() {
+			return h.toSpool(ctx, rec, requestID, "queued behind the spool")
+		}
+		if !h.topicReady() {
+			return h.toSpool(ctx, rec, requestID, "raw topic not checked yet")
+		}
 	}
 	wait := h.produceTimeout
 	if h.spool != nil {

@@ -116,7 +116,7 @@ func (s *spooler) forward(ctx context.Context) {
 func (s *spooler) noteDrained() {
 	if s.spooling.Load() && s.spool.Empty() && s.spooling.CompareAndSwap(true, false) {
 		s.logger.Info("spool drained; producing to kafka directly again",
-			"spooled_for", time.Since(time.UnixMilli(s.since.Load())).Round(time.Millisecond))
+			"spooled_for", time.Since(time.UnixMilli(s.since.Load())).Round(time.Millisecond).String())
 	}
 }
 
