@@ -476,6 +476,10 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		{name: "produce timeout past Meta's deadline", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "PRODUCE_TIMEOUT": "6s"}, want: `setting PRODUCE_TIMEOUT="6s": must be between 10ms and 4.5s`},
 		{name: "body limit not a number", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "MAX_BODY_BYTES": "4MB"}, want: `setting MAX_BODY_BYTES="4MB": not an integer`},
 		{name: "sasl without user", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "KAFKA_SASL_MECHANISM": "PLAIN"}, want: `setting KAFKA_SASL_MECHANISM="PLAIN": needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`},
+		{name: "spool smaller than two of the largest records", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "SPOOL_DIR": "/tmp/x", "SPOOL_MAX_BYTES": "2097152"},
+			want: `setting SPOOL_MAX_BYTES="2097152": must hold at least two of the largest records, 2 × (MAX_BODY_BYTES + 65536) = 8519680`},
+		{name: "metrics on the public port", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "INGEST_ADDR": ":8080", "METRICS_ADDR": ":8080"},
+			want: `setting METRICS_ADDR=":8080": must differ from INGEST_ADDR: /metrics and /readyz stay off the public port`},
 		{name: "unknown log level", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "LOG_LEVEL": "chatty"}, want: `setting LOG_LEVEL="chatty": must be one of debug, info, warn, error`},
 	}
 	for _, tt := range tests {

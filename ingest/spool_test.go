@@ -17,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
 	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/meta"
 )
@@ -512,5 +514,54 @@ func TestSecondProcessRefusedSameSpoolDir(t *testing.T) {
 	}
 	if logs := second.logs(t); !strings.Contains(logs, "in use by another process") {
 		t.Errorf("second ingest's output does not say the directory is in use:\n%s", logs)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that ingest's logger and the test may use at
+// once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRawTopicTooSmallIsNotReady: a raw topic whose max.message.bytes cannot
+// take MAX_BODY_BYTES keeps ingest not ready, with one log line saying why.
+func TestRawTopicTooSmallIsNotReady(t *testing.T) {
+	brokers := kafkatest.NewFake(t).ListenAddrs()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	oneMB := "1048576"
+	if _, err := kadm.NewClient(adm).CreateTopic(context.Background(), 1, 1, map[string]*string{"max.message.bytes": &oneMB}, testTopic); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	in := launchIngest(t, brokers, nil, &logs)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "max.message.bytes=1048576") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line about the raw topic's max.message.bytes; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := readyzStatus(t, in.admin); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with a raw topic too small = %d, want 503", got)
+	}
+	if n := strings.Count(logs.String(), "max.message.bytes="); n != 1 {
+		t.Errorf("%d log lines about max.message.bytes, want 1", n)
 	}
 }

@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -718,7 +717,7 @@ func (s *Spool) readHeaderTime(seg *segment, off int64) (time.Time, error) {
 	}
 	defer f.Close()
 	var hdr [headerSize]byte
-	if _, err := f.ReadAt(hdr[:], off); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := f.ReadAt(hdr[:], off); err != nil {
 		return time.Time{}, fmt.Errorf("reading spool segment: %w", err)
 	}
 	return time.UnixMilli(int64(binary.LittleEndian.Uint64(hdr[8:16]))), nil
