@@ -24,11 +24,14 @@ const forwardBatchBytes = 16 << 20
 // spooler keeps raw records on disk while Kafka cannot take them and forwards
 // them, oldest first, once it can.
 type spooler struct {
-	spool   *spool.Spool
-	client  *kgo.Client
-	topic   string
-	metrics *metrics
-	logger  *slog.Logger
+	spool  *spool.Spool
+	client *kgo.Client
+	topic  string
+	// topicReady reports whether the raw topic was checked: until then
+	// there is nothing to forward to.
+	topicReady func() bool
+	metrics    *metrics
+	logger     *slog.Logger
 
 	// spooling is set from the first record spooled until the spool is
 	// empty again; since is when it was set (Unix ms).
@@ -76,11 +79,19 @@ func (s *spooler) ready(n int) error {
 // forward produces spooled records to the raw topic in order until ctx ends,
 // removing them from the spool once Kafka acknowledged them. A failure is
 // retried from the first record not acknowledged; records after it that did
-// land are produced again, a duplicate that event ids absorb.
+// land are produced again, a duplicate that event ids absorb. Records are
+// handed to the client only while Kafka answers (the raw topic checked, and
+// a ping after a failure), so an outage does not fill the client's buffer
+// with records it can only time out.
 func (s *spooler) forward(ctx context.Context) {
 	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	failed := false
 	for ctx.Err() == nil {
 		s.noteDrained()
+		if !s.topicReady() || (failed && !s.kafkaAnswers(ctx)) {
+			backoff.Sleep(ctx, retry.Next())
+			continue
+		}
 		recs, err := s.spool.Peek(ctx, forwardBatchBytes)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -98,6 +109,7 @@ func (s *spooler) forward(ctx context.Context) {
 			}
 			s.metrics.forwarded.Add(float64(n))
 		}
+		failed = err != nil
 		if err == nil {
 			retry.Reset()
 			continue
@@ -110,6 +122,14 @@ func (s *spooler) forward(ctx context.Context) {
 		s.logger.Warn("kafka did not take spooled records; retrying", "err", err, "pending", len(recs)-n, "backoff", wait)
 		backoff.Sleep(ctx, wait)
 	}
+}
+
+// kafkaAnswers pings Kafka with a bound, so a hung broker does not stall
+// the forwarder.
+func (s *spooler) kafkaAnswers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return s.client.Ping(ctx) == nil
 }
 
 // noteDrained logs the end of a spooling period once the spool is empty.

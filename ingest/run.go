@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var forwarding sync.WaitGroup
 	if sp != nil {
-		webhooks.spool = &spooler{spool: sp, client: client, topic: cfg.RawTopic, metrics: metrics, logger: logger}
+		webhooks.spool = &spooler{spool: sp, client: client, topic: cfg.RawTopic, topicReady: topic.ready, metrics: metrics, logger: logger}
 		webhooks.spool.resume()
 		forwarding.Go(func() { webhooks.spool.forward(ctx) })
 	}
