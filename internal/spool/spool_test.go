@@ -401,3 +401,28 @@ func TestAppendAfterClose(t *testing.T) {
 		t.Errorf("Append after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestDiskErrorStopsAppends: after a failed write the spool refuses every
+// append (the page cache can no longer be trusted) and says so through Room,
+// while the records already fsync'd stay readable.
+func TestDiskErrorStopsAppends(t *testing.T) {
+	s := open(t, t.TempDir(), Options{MaxBytes: 1 << 20})
+	appendAll(t, s, "durable")
+	// The disk goes away under the writer: its file handle stops working.
+	s.wmu.Lock()
+	s.tail.Close()
+	s.wmu.Unlock()
+	if err := s.Append(context.Background(), []byte("lost")); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Append after a write error = %v, want ErrFailed", err)
+	}
+	if err := s.Append(context.Background(), []byte("later")); !errors.Is(err, ErrFailed) {
+		t.Errorf("next Append = %v, want ErrFailed again", err)
+	}
+	if ok, err := s.Room(10); ok || !errors.Is(err, ErrFailed) {
+		t.Errorf("Room = %v, %v; want false, ErrFailed", ok, err)
+	}
+	recs, err := s.Peek(context.Background(), 1<<20)
+	if err != nil || len(recs) != 1 || string(recs[0].Data) != "durable" {
+		t.Errorf("Peek = %q, %v; want the record fsync'd before the error", stringsOf(recs), err)
+	}
+}

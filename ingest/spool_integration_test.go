@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -170,11 +169,11 @@ func readyzStatus(t *testing.T, adminURL string) int {
 	return resp.StatusCode
 }
 
-// TestOutageAnsweredFromSpoolThenForwardedInOrder stops Kafka, posts many
+// TestIntegrationOutageAnsweredFromSpoolThenForwardedInOrder stops Kafka, posts many
 // webhooks (all must be answered 200 within PRODUCE_TIMEOUT, from the spool),
 // starts Kafka again and checks that the raw topic then holds every one, in
 // order, with its headers and reftrail-spooled-at.
-func TestOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
+func TestIntegrationOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
 	kafka := newRestartableKafka(t)
 	const produceTimeout = time.Second
 	in := startIngest(t, kafka.brokers(), map[string]string{
@@ -273,10 +272,10 @@ func TestOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
 	t.Logf("outage: %d POSTs answered 200 from the spool; all %d in the raw topic in order after Kafka returned (%d records read, duplicates included)", n, n, len(recs))
 }
 
-// TestReadyWithKafkaDownWhenSpooling starts ingest against a broker address
+// TestIntegrationReadyWithKafkaDownWhenSpooling starts ingest against a broker address
 // nothing listens on: with a spool it is ready and answers 200; without one
 // it is not ready.
-func TestReadyWithKafkaDownWhenSpooling(t *testing.T) {
+func TestIntegrationReadyWithKafkaDownWhenSpooling(t *testing.T) {
 	nowhere := []string{testenv.FreeAddr(t)}
 	withSpool := startIngest(t, nowhere, map[string]string{"SPOOL_DIR": t.TempDir(), "PRODUCE_TIMEOUT": "500ms"})
 	body := numberedBody("106000000000001", 1)
@@ -292,9 +291,9 @@ func TestReadyWithKafkaDownWhenSpooling(t *testing.T) {
 	}
 }
 
-// TestFullSpoolAnswers503 fills a small spool while Kafka is down: every 200
+// TestIntegrationFullSpoolAnswers503 fills a small spool while Kafka is down: every 200
 // is a spooled record, then 503 with Retry-After, and /readyz turns 503.
-func TestFullSpoolAnswers503(t *testing.T) {
+func TestIntegrationFullSpoolAnswers503(t *testing.T) {
 	nowhere := []string{testenv.FreeAddr(t)}
 	in := startIngest(t, nowhere, map[string]string{
 		"SPOOL_DIR":       t.TempDir(),
@@ -334,99 +333,12 @@ func TestFullSpoolAnswers503(t *testing.T) {
 	}
 }
 
-// TestMain removes the ingest binary the child-process tests build.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// ingestBinary builds ingest once per test run, without the race detector
-// even under go test -race, so the memory test measures what ships.
-func ingestBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "reftrail-ingest-bin-"); buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "github.com/reftrail/reftrail/ingest").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("building ingest: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "ingest")
-}
-
-// ingestChild is ingest running as a separate process, built by ingestBinary.
-type ingestChild struct {
-	cmd      *exec.Cmd
-	url      string
-	admin    string
-	logPath  string
-	exited   chan struct{}
-	exitCode int
-}
-
-func startChildIngest(t *testing.T, brokers []string, env map[string]string) *ingestChild {
-	t.Helper()
-	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	c := &ingestChild{url: "http://" + addr, admin: "http://" + adminAddr,
-		logPath: filepath.Join(t.TempDir(), "ingest.log"), exited: make(chan struct{})}
-	c.cmd = exec.Command(ingestBinary(t))
-	c.cmd.Env = append(os.Environ(),
-		"KAFKA_BROKERS="+strings.Join(brokers, ","), "INGEST_ADDR="+addr, "METRICS_ADDR="+adminAddr,
-		"META_APP_SECRETS="+testSecret, "META_VERIFY_TOKEN="+testVerifyToken, "TOPIC_PARTITIONS=3")
-	for k, v := range env {
-		c.cmd.Env = append(c.cmd.Env, k+"="+v)
-	}
-	logFile, err := os.Create(c.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("starting ingest child: %v", err)
-	}
-	go func() {
-		c.cmd.Wait()
-		c.exitCode = c.cmd.ProcessState.ExitCode()
-		logFile.Close()
-		close(c.exited)
-	}()
-	// Stop exactly the process this test started, by its pid.
-	t.Cleanup(func() {
-		c.cmd.Process.Kill()
-		<-c.exited
-	})
-	return c
-}
-
-func (c *ingestChild) logs(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(c.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// TestKilledMidOutageLosesNothing runs ingest as a child process with a
+// TestIntegrationKilledMidOutageLosesNothing runs ingest as a child process with a
 // spool while Kafka is down, kills it with SIGKILL while POSTs are in flight,
 // leaves a torn record at the end of the spool as a crash mid-write would,
 // restarts it on the same directory and Kafka with it, and checks that every
 // POST answered 200 reaches the raw topic.
-func TestKilledMidOutageLosesNothing(t *testing.T) {
+func TestIntegrationKilledMidOutageLosesNothing(t *testing.T) {
 	kafka := newRestartableKafka(t)
 	brokers := kafka.brokers()
 	kafka.stop()
@@ -498,8 +410,8 @@ func TestKilledMidOutageLosesNothing(t *testing.T) {
 	t.Logf("SIGKILL mid-outage after %d answers of 200; all %d in the raw topic after the restart", len(acked), len(acked))
 }
 
-// TestSecondProcessRefusedSameSpoolDir: one directory belongs to one ingest.
-func TestSecondProcessRefusedSameSpoolDir(t *testing.T) {
+// TestIntegrationSecondProcessRefusedSameSpoolDir: one directory belongs to one ingest.
+func TestIntegrationSecondProcessRefusedSameSpoolDir(t *testing.T) {
 	dir := t.TempDir()
 	nowhere := []string{testenv.FreeAddr(t)}
 	startIngest(t, nowhere, map[string]string{"SPOOL_DIR": dir})
@@ -536,9 +448,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestRawTopicTooSmallIsNotReady: a raw topic whose max.message.bytes cannot
+// TestIntegrationRawTopicTooSmallIsNotReady: a raw topic whose max.message.bytes cannot
 // take MAX_BODY_BYTES keeps ingest not ready, with one log line saying why.
-func TestRawTopicTooSmallIsNotReady(t *testing.T) {
+func TestIntegrationRawTopicTooSmallIsNotReady(t *testing.T) {
 	brokers := kafkatest.NewFake(t).ListenAddrs()
 	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {

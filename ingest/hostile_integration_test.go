@@ -64,9 +64,9 @@ func rawPost(ctx context.Context, addr string, contentLength int, signature stri
 	return <-status
 }
 
-// TestUnsignedRefusedBeforeBody: a POST without a well-formed signature is
+// TestIntegrationUnsignedRefusedBeforeBody: a POST without a well-formed signature is
 // answered 401 while its announced body has not been sent at all.
-func TestUnsignedRefusedBeforeBody(t *testing.T) {
+func TestIntegrationUnsignedRefusedBeforeBody(t *testing.T) {
 	in := startIngest(t, kafkatest.Brokers(t), nil)
 	addr := strings.TrimPrefix(in.url, "http://")
 	for _, tt := range []struct{ name, signature string }{
@@ -90,15 +90,15 @@ func TestUnsignedRefusedBeforeBody(t *testing.T) {
 // 300 connections' buffers.
 const hostileRSSBound = 256 << 20
 
-// TestHostileClientsBoundedMemory runs ingest as a child process and sends it,
+// TestIntegrationHostileClientsBoundedMemory runs ingest as a child process and sends it,
 // for a while, 300 clients that each announce a 4 MiB body with a well-formed
 // but wrong signature and send it slowly, reconnecting when cut off, while a
 // signed client keeps posting. Every signed POST must be answered 200, and
 // ingest's peak resident memory (VmHWM) must stay under hostileRSSBound.
 // Unbounded, 300 such bodies take 1.2 GB.
-func TestHostileClientsBoundedMemory(t *testing.T) {
+func TestIntegrationHostileClientsBoundedMemory(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Skip("needs /proc to read the child's peak memory")
+		testenv.Unavailable(t, "needs /proc to read the child's peak memory: %v", err)
 	}
 	brokers := kafkatest.Brokers(t)
 	child := startChildIngest(t, brokers, map[string]string{"LOG_LEVEL": "error"})
