@@ -144,7 +144,7 @@ func firstOccurrences(recs []*kgo.Record) []string {
 	return out
 }
 
-func waitMetric(t *testing.T, adminURL, name string, want float64, timeout time.Duration) {
+func waitMetric(t testing.TB, adminURL, name string, want float64, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var got float64
@@ -176,16 +176,38 @@ func readyzStatus(t *testing.T, adminURL string) int {
 func TestIntegrationOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
 	kafka := newRestartableKafka(t)
 	const produceTimeout = time.Second
-	in := startIngest(t, kafka.brokers(), map[string]string{
+	var logs syncBuffer
+	in := launchIngest(t, kafka.brokers(), map[string]string{
 		"SPOOL_DIR":       t.TempDir(),
 		"PRODUCE_TIMEOUT": produceTimeout.String(),
-	})
+	}, &logs)
+	testenv.WaitReadyz(t, in.admin, http.StatusOK, 20*time.Second)
 	client := &http.Client{}
 
-	before := numberedBody("106000000000001", -1)
-	if status, _, err := postSigned(client, in.url, before); err != nil || status != 200 {
-		t.Fatalf("POST before the outage = %d, %v; want 200", status, err)
+	// Until the raw topic is checked, records are spooled too; post until
+	// one is taken by Kafka directly, so the outage starts from that state.
+	var before [][]byte
+	for i := 0; testenv.Metric(testenv.Scrape(t, in.admin), "reftrail_ingest_requests_total", `outcome="accepted"`) == 0; i++ {
+		if i == 100 {
+			t.Fatal("no POST taken by Kafka directly before the outage")
+		}
+		body := numberedBody("106000000000001", i-1000)
+		if status, _, err := postSigned(client, in.url, body); err != nil || status != 200 {
+			t.Fatalf("POST before the outage = %d, %v; want 200", status, err)
+		}
+		before = append(before, body)
+		time.Sleep(20 * time.Millisecond)
 	}
+	waitMetric(t, in.admin, "reftrail_ingest_spool_records", 0, 20*time.Second)
+	m := testenv.Scrape(t, in.admin)
+	spooled0 := testenv.Metric(m, "reftrail_ingest_requests_total", `outcome="spooled"`)
+	forwarded0 := testenv.Metric(m, "reftrail_ingest_spool_forwarded_total")
+	if spooled0 > 0 {
+		for !strings.Contains(logs.String(), "spool drained") {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	logStart := len(logs.String())
 
 	kafka.stop()
 	const n = 300
@@ -205,9 +227,9 @@ func TestIntegrationOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
 		during = append(during, body)
 		requestIDs[string(body)] = header.Get("X-Request-Id")
 	}
-	m := testenv.Scrape(t, in.admin)
-	if got := testenv.Metric(m, "reftrail_ingest_requests_total", `outcome="spooled"`); got != n {
-		t.Errorf("requests answered from the spool = %v, want %d", got, n)
+	m = testenv.Scrape(t, in.admin)
+	if got := testenv.Metric(m, "reftrail_ingest_requests_total", `outcome="spooled"`) - spooled0; got != n {
+		t.Errorf("requests answered from the spool during the outage = %v, want %d", got, n)
 	}
 	if got := testenv.Metric(m, "reftrail_ingest_spool_records"); got != n {
 		t.Errorf("reftrail_ingest_spool_records = %v, want %d", got, n)
@@ -235,7 +257,7 @@ func TestIntegrationOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
 		}
 	}
 
-	want := append(append([][]byte{before}, during...), after)
+	want := append(append(before, during...), after)
 	recs := readUntil(t, kafka.brokers(), 30*time.Second, holdsAll(want))
 	// One account key: one partition, so one order. The first record of the
 	// outage may also land from the producer's buffer (a duplicate).
@@ -250,7 +272,8 @@ func TestIntegrationOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
 	for _, r := range recs {
 		h := headerMap(r)
 		at, ok := h["reftrail-spooled-at"]
-		if !ok {
+		id, during := requestIDs[string(r.Value)]
+		if !ok || !during {
 			continue
 		}
 		spooled++
@@ -258,16 +281,21 @@ func TestIntegrationOutageAnsweredFromSpoolThenForwardedInOrder(t *testing.T) {
 		if err != nil || ms < outageStart {
 			t.Errorf("reftrail-spooled-at = %q, want Unix ms after the outage began (%d)", at, outageStart)
 		}
-		if id := requestIDs[string(r.Value)]; h["reftrail-request-id"] != id || h["x-hub-signature-256"] == "" || h["reftrail-received-at"] == "" {
+		if h["reftrail-request-id"] != id || h["x-hub-signature-256"] == "" || h["reftrail-received-at"] == "" {
 			t.Errorf("spooled record headers %v lack the original ones (request id %q)", h, id)
 		}
 	}
 	if spooled < n {
-		t.Errorf("%d records carry reftrail-spooled-at, want at least %d", spooled, n)
+		t.Errorf("%d records of the outage carry reftrail-spooled-at, want all %d", spooled, n)
 	}
 	m = testenv.Scrape(t, in.admin)
-	if got := testenv.Metric(m, "reftrail_ingest_spool_forwarded_total"); got != n {
+	if got := testenv.Metric(m, "reftrail_ingest_spool_forwarded_total") - forwarded0; got != n {
 		t.Errorf("reftrail_ingest_spool_forwarded_total = %v, want %d", got, n)
+	}
+	for _, want := range []string{"spooling webhooks to disk until kafka takes them", "spool drained; producing to kafka directly again"} {
+		if n := strings.Count(logs.String()[logStart:], want); n != 1 {
+			t.Errorf("%d log lines %q, want 1 (the outage's start and end)", n, want)
+		}
 	}
 	t.Logf("outage: %d POSTs answered 200 from the spool; all %d in the raw topic in order after Kafka returned (%d records read, duplicates included)", n, n, len(recs))
 }
