@@ -73,10 +73,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer client.Close()
 
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+
+	// Background work stops when serving does, whatever the reason.
+	work, stopWork := context.WithCancel(ctx)
+	defer stopWork()
 	// The topic check retries in the background so ingest listens at once:
 	// until it passes, a POST goes to the spool, or gets 503 without one.
 	var topic topicCheck
-	go topic.run(ctx, client, cfg, logger)
+	go topic.run(work, client, cfg, logger)
 
 	webhooks := &webhookHandler{
 		client:         client,
@@ -93,19 +101,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if sp != nil {
 		webhooks.spool = &spooler{spool: sp, client: client, topic: cfg.RawTopic, topicReady: topic.ready, metrics: metrics, logger: logger}
 		webhooks.spool.resume()
-		forwarding.Go(func() { webhooks.spool.forward(ctx) })
+		forwarding.Go(func() { webhooks.spool.forward(work) })
 	}
 	ready := readyCheck(&topic, client, webhooks.spool, int(cfg.MaxBodyBytes))
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
-	}
 	public := httpserver.New(NewServer(webhooks), logger)
 	admin := httpserver.New(obs.AdminHandler(reg, ready, logger), logger)
 	serveErr := httpserver.ServeWhile(ctx, admin, cfg.MetricsAddr, logger, func(ctx context.Context) error {
 		return httpserver.ServeListener(ctx, public, newLimitListener(ln, maxConnections), logger)
 	})
+	stopWork()
 	forwarding.Wait()
 
 	// Every handler has answered by now; flush what a handler gave up on with

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -462,6 +463,32 @@ func TestShutdownAnswersInFlightRequests(t *testing.T) {
 		in.done <- nil // for the cleanup's check
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after shutdown")
+	}
+}
+
+// TestRunStopsWhenMetricsPortTaken: a METRICS_ADDR that cannot be listened on
+// stops ingest with an error naming it, spool forwarder included.
+func TestRunStopsWhenMetricsPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	env := map[string]string{
+		"KAFKA_BROKERS": testenv.FreeAddr(t), "INGEST_ADDR": testenv.FreeAddr(t), "METRICS_ADDR": taken.Addr().String(),
+		"META_APP_SECRETS": testSecret, "META_VERIFY_TOKEN": testVerifyToken, "SPOOL_DIR": t.TempDir(),
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "listening on "+taken.Addr().String()) {
+			t.Errorf("run = %v, want an error listening on %s", err, taken.Addr())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run kept going with its METRICS_ADDR taken")
 	}
 }
 
