@@ -58,6 +58,8 @@ const (
 	// maxBatchRecords bounds one group commit, so a flood of appends still
 	// gets fsyncs at a steady pace.
 	maxBatchRecords = 4096
+	// maxKeptBuffer is the largest encoding buffer kept between commits.
+	maxKeptBuffer = 4 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -390,6 +392,10 @@ func (s *Spool) writeLoop() {
 			req.done <- err
 		}
 		clear(batch)
+		// A burst of large records must not pin its buffer for good.
+		if cap(buf) > maxKeptBuffer {
+			buf = nil
+		}
 	}
 }
 
