@@ -23,7 +23,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-
 	"github.com/reftrail/reftrail/internal/chstore"
 )
 
