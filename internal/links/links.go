@@ -4,7 +4,8 @@
 // is one Meta would have dropped the ref of, and it says what each link needs
 // on Meta's side to deliver its ref (Prerequisites).
 //
-// It has no dependency on storage or HTTP: the console and reftrailctl share it.
+// It draws the links' QR codes too (QRCode). It has no dependency on storage
+// or HTTP: the console and reftrailctl share it.
 package links
 
 import (
