@@ -10,17 +10,23 @@ package chstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Store writes events and dead letters to ClickHouse. It is safe for concurrent
-// use. Its connections have no default database, so Open works before Migrate
-// has created the database; every statement names Config.Database.
+// Store writes events and dead letters to ClickHouse, and keeps the links
+// catalog. It is safe for concurrent use. Its connections have no default
+// database, so Open works before Migrate has created the database; every
+// statement names Config.Database. The files of schemas/clickhouse/queries name
+// their tables without a database, so they run on a second pool (Connect)
+// whose default database is Config.Database; it connects on first use, after
+// Migrate.
 type Store struct {
 	conn     driver.Conn
+	queries  driver.Conn
 	database string
 	cfg      Config
 }
@@ -32,9 +38,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ClickHouse store: %w", err)
 	}
-	s := &Store{conn: conn, database: cfg.Database, cfg: cfg}
-	if err := s.Ping(ctx); err != nil {
+	queries, err := Connect(cfg)
+	if err != nil {
 		conn.Close()
+		return nil, fmt.Errorf("opening ClickHouse store: %w", err)
+	}
+	s := &Store{conn: conn, queries: queries, database: cfg.Database, cfg: cfg}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("opening ClickHouse store: %w", err)
 	}
 	return s, nil
@@ -56,7 +67,7 @@ func (s *Store) Migrate(ctx context.Context, opts MigrateOptions) error {
 
 // Close closes the connections.
 func (s *Store) Close() error {
-	if err := s.conn.Close(); err != nil {
+	if err := errors.Join(s.conn.Close(), s.queries.Close()); err != nil {
 		return fmt.Errorf("closing ClickHouse store: %w", err)
 	}
 	return nil

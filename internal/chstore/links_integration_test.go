@@ -1,0 +1,198 @@
+package chstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/links"
+)
+
+func TestIntegrationLinks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	at := func(min int) time.Time { return time.Date(2026, 3, 1, 9, min, 0, 0, time.UTC) }
+	spring := links.Link{
+		Ref: "spring_qr", Platform: links.Instagram, Handle: "shop", Kind: links.KindThread,
+		URL: "https://ig.me/m/shop?ref=spring_qr", Campaign: "Spring", Channel: "qr", Medium: "print",
+		Variant: "a", Note: "poster in store's window", CreatedAt: at(0),
+	}
+	summer := links.Link{
+		Ref: "summer", Platform: links.Messenger, AccountID: "104", Handle: "shop.page", Kind: links.KindThread,
+		URL: "https://m.me/shop.page?ref=summer", Campaign: "Summer", Channel: "bio", CreatedAt: at(1),
+	}
+	news := links.Link{
+		Ref: "news", Platform: links.Messenger, Handle: "shop.page", Kind: links.KindOptin,
+		URL: "https://m.me/rn/shop.page?topic=news&cadence=daily", Campaign: "Summer", Channel: "email", CreatedAt: at(2),
+	}
+	for _, l := range []links.Link{spring, summer, news} {
+		if err := e.store.InsertLink(ctx, l); err != nil {
+			t.Fatalf("InsertLink: %v", err)
+		}
+	}
+	// A change of spring_qr: the latest version wins everywhere.
+	changed := spring
+	changed.Variant, changed.Note = "b", ""
+	if err := e.store.InsertLink(ctx, changed); err != nil {
+		t.Fatalf("InsertLink: %v", err)
+	}
+	archived := news
+	archived.Archived = true
+	if err := e.store.InsertLink(ctx, archived); err != nil {
+		t.Fatalf("InsertLink: %v", err)
+	}
+
+	t.Run("get", func(t *testing.T) {
+		for _, want := range []links.Link{changed, summer, archived} {
+			got, ok, err := e.store.Link(ctx, want.Ref)
+			if err != nil || !ok {
+				t.Fatalf("Link(%q) = %v, %v", want.Ref, ok, err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Link(%q) (-want +got):\n%s", want.Ref, diff)
+			}
+		}
+		if got, ok, err := e.store.Link(ctx, "nope' OR 1"); err != nil || ok {
+			t.Errorf("Link of an unknown ref = %+v, %v, %v; want not found", got, ok, err)
+		}
+	})
+
+	refs := func(ls []links.Link) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Ref)
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		filter chstore.LinkFilter
+		want   []string
+	}{
+		{"newest first, archived left out", chstore.LinkFilter{}, []string{"summer", "spring_qr"}},
+		{"with archived", chstore.LinkFilter{Archived: true}, []string{"news", "summer", "spring_qr"}},
+		{"first page", chstore.LinkFilter{Archived: true, Limit: 2}, []string{"news", "summer"}},
+		{"second page", chstore.LinkFilter{Archived: true, Limit: 2, Offset: 2}, []string{"spring_qr"}},
+		{"past the end", chstore.LinkFilter{Limit: 2, Offset: 2}, nil},
+		{"one campaign", chstore.LinkFilter{Campaign: "Summer", Archived: true}, []string{"news", "summer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.store.Links(ctx, tt.filter)
+			if err != nil {
+				t.Fatalf("Links: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, refs(got)); diff != "" {
+				t.Errorf("Links(%+v) refs (-want +got):\n%s", tt.filter, diff)
+			}
+		})
+	}
+}
+
+func TestIntegrationFunnelByCampaign(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.conn.Exec(ctx, "SYSTEM STOP MERGES "+e.db+".events"); err != nil {
+		t.Fatalf("stopping merges: %v", err)
+	}
+	if err := e.conn.Exec(ctx, "SYSTEM STOP MERGES "+e.db+".links"); err != nil {
+		t.Fatalf("stopping merges: %v", err)
+	}
+	data := dataSet()
+	var all []event.Event
+	for _, d := range data {
+		all = append(all, d.ev)
+	}
+	// Every event twice, and Meta's redeliveries on top.
+	for range 2 {
+		if err := e.store.InsertEvents(ctx, all, time.UnixMilli(t0+10*day)); err != nil {
+			t.Fatalf("InsertEvents: %v", err)
+		}
+	}
+	for _, d := range duplicates(data) {
+		if err := e.store.InsertEvents(ctx, []event.Event{d.ev}, d.insertedAt()); err != nil {
+			t.Fatalf("InsertEvents: %v", err)
+		}
+	}
+	// The catalog: spring twice (an older campaign name first), summer and
+	// autumn; winter is missing. summer serves both platforms' refs.
+	catalog := []links.Link{
+		{Ref: "spring", Platform: links.Instagram, Handle: "shop", Kind: links.KindThread, Campaign: "Old name", Channel: "bio"},
+		{Ref: "spring", Platform: links.Instagram, Handle: "shop", Kind: links.KindThread, Campaign: "Spring 2024", Channel: "qr"},
+		{Ref: "summer", Platform: links.Instagram, Handle: "shop", Kind: links.KindThread, Campaign: "Summer", Channel: "qr"},
+		{Ref: "autumn", Platform: links.Messenger, Handle: "shop.page", Kind: links.KindThread, Campaign: "Autumn", Channel: "bio"},
+	}
+	for _, l := range catalog {
+		l.CreatedAt = time.UnixMilli(t0)
+		if err := e.store.InsertLink(ctx, l); err != nil {
+			t.Fatalf("InsertLink: %v", err)
+		}
+	}
+
+	row := func(name string, referrals, participants, conversed, answered, returned uint64) chstore.FunnelRow {
+		rate := func(a, b uint64) float64 {
+			if b == 0 {
+				return 0
+			}
+			return float64(a) / float64(b)
+		}
+		return chstore.FunnelRow{
+			Name: name, Referrals: referrals, Participants: participants,
+			Conversed: conversed, Answered: answered, Returned: returned,
+			ConversedRate: rate(conversed, referrals), AnsweredRate: rate(answered, conversed), ReturnedRate: rate(returned, answered),
+		}
+	}
+	from, to := time.UnixMilli(t0), time.UnixMilli(t0+5*day)
+	tests := []struct {
+		name, by string
+		from, to time.Time
+		want     []chstore.FunnelRow
+	}{
+		// The per-ref funnel over five days (queries_integration_test.go):
+		// spring 4 referrals of 3 people, 2 conversed, answered and returned;
+		// summer 1 on each platform, conversed; winter 1; autumn 1, answered.
+		{"by campaign", "campaign", from, to, []chstore.FunnelRow{
+			row("Spring 2024", 4, 3, 2, 2, 2),
+			row("Summer", 2, 2, 2, 0, 0),
+			row(chstore.Uncataloged, 1, 1, 0, 0, 0),
+			row("Autumn", 1, 1, 1, 1, 0),
+		}},
+		{"by channel", "channel", from, to, []chstore.FunnelRow{
+			// igsid-5 came through spring and summer: one participant.
+			row("qr", 6, 4, 4, 2, 2),
+			row(chstore.Uncataloged, 1, 1, 0, 0, 0),
+			row("bio", 1, 1, 1, 1, 0),
+		}},
+		{"by ref", "ref", from, to, []chstore.FunnelRow{
+			row("spring", 4, 3, 2, 2, 2),
+			row("summer", 2, 2, 2, 0, 0),
+			row("autumn", 1, 1, 1, 1, 0),
+			row("winter", 1, 1, 0, 0, 0),
+		}},
+		{"by campaign, first day", "campaign", from, time.UnixMilli(t0 + day), []chstore.FunnelRow{
+			row("Spring 2024", 4, 3, 2, 2, 2),
+			row("Summer", 1, 1, 1, 0, 0),
+		}},
+		{"by campaign, no referrals", "campaign", time.UnixMilli(t0 + 10*day), time.UnixMilli(t0 + 11*day), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.store.Funnel(ctx, tt.from, tt.to, tt.by)
+			if err != nil {
+				t.Fatalf("Funnel: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Funnel by %s (-want +got):\n%s", tt.by, diff)
+			}
+		})
+	}
+	if _, err := e.store.Funnel(ctx, from, to, "medium"); err == nil {
+		t.Errorf("Funnel by medium: want an error")
+	}
+}
