@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+	"github.com/reftrail/reftrail/internal/links"
+)
+
+//go:embed web/templates/*.html
+var templateFS embed.FS
+
+//go:embed web/assets
+var assetFS embed.FS
+
+// navItem is one entry of the pages' shared navigation. A new page adds its
+// route in routes.go and its entry here.
+type navItem struct{ Path, Label string }
+
+var nav = []navItem{
+	{"/links", "Links"},
+	{"/campaigns", "Campaigns"},
+}
+
+// pages are the parsed page templates, each base.html plus its own file, and
+// the version of the embedded assets that goes into their URLs.
+type pages struct {
+	byName       map[string]*template.Template
+	assetVersion string
+}
+
+func parsePages() (pages, error) {
+	version, err := assetsVersion()
+	if err != nil {
+		return pages{}, err
+	}
+	p := pages{byName: map[string]*template.Template{}, assetVersion: version}
+	funcs := template.FuncMap{
+		"asset":   func(name string) string { return "/assets/" + version + "/" + name },
+		"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
+		"when":    func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"list":    func(v ...string) []string { return v },
+	}
+	for _, name := range []string{"links", "campaigns", "login"} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "web/templates/base.html", "web/templates/"+name+".html")
+		if err != nil {
+			return pages{}, fmt.Errorf("parsing page %s: %w", name, err)
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// assetsVersion is a digest of every embedded asset: asset URLs change when
+// an asset does, so browsers may cache them for good.
+func assetsVersion() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(assetFS, "web/assets", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := assetFS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", path, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading the console's assets: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// asset serves GET /assets/{version}/{file}: only the current version, cached
+// for a year.
+func (s *server) asset(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("version") != s.pages.assetVersion {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := assetFS.ReadFile("web/assets/" + r.PathValue("file"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+	name := r.PathValue("file")
+	w.Header().Set("Content-Type", types[name[strings.LastIndexByte(name, '.'):]])
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Write(b)
+}
+
+// pageData is what every page template gets; Page holds the page's own.
+type pageData struct {
+	Title    string
+	Path     string
+	Nav      []navItem
+	LoggedIn bool // a token is set and the visitor is logged in
+	Page     any
+}
+
+// render writes the page name with status; a template error is a 500.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	var b bytes.Buffer
+	err := s.pages.byName[name].ExecuteTemplate(&b, "base", pageData{
+		Title: title, Path: r.URL.Path, Nav: nav, LoggedIn: s.cfg.Token != "" && s.authorized(r), Page: data,
+	})
+	if err != nil {
+		s.logger.Error("rendering page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// linksPageData is the links page: the form (with what was typed and what
+// was wrong), the link just made, and one page of the catalog.
+type linksPageData struct {
+	Form       linkInput
+	FieldError string // the field at fault, for aria-invalid
+	Error      string
+	Shown      *linkJSON // the link just created, or chosen with ?ref=
+	Created    bool
+	Links      []linkJSON
+	PageNum    int
+	NextPage   int // 0 when this is the last page
+	PrevPage   int // 0 on the first page
+}
+
+const linksPerPage = 25
+
+func (s *server) linksPage(w http.ResponseWriter, r *http.Request) {
+	data := linksPageData{Form: linkInput{Platform: "instagram", Kind: "thread", Cadence: "daily"}}
+	if ref := r.URL.Query().Get("ref"); ref != "" {
+		l, ok, err := s.store.Link(r.Context(), ref)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if ok {
+			j := toJSON(l)
+			data.Shown, data.Created = &j, r.URL.Query().Get("created") == "1"
+		}
+	}
+	s.renderLinks(w, r, http.StatusOK, data)
+}
+
+func (s *server) renderLinks(w http.ResponseWriter, r *http.Request, status int, data linksPageData) {
+	page, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || page < 1 {
+		page = 1
+	}
+	ls, err := s.store.Links(r.Context(), chstore.LinkFilter{Limit: linksPerPage + 1, Offset: (page - 1) * linksPerPage})
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	data.PageNum = page
+	if page > 1 {
+		data.PrevPage = page - 1
+	}
+	for i, l := range ls {
+		if i == linksPerPage {
+			data.NextPage = page + 1
+			break
+		}
+		data.Links = append(data.Links, toJSON(l))
+	}
+	s.render(w, r, status, "links", "Links and QR codes", data)
+}
+
+// createLinkForm is POST /links: the form's fields as the API's, then back to
+// the page showing the new link (303), or the form again with the problem.
+func (s *server) createLinkForm(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the form could not be read", http.StatusBadRequest)
+		return
+	}
+	f := r.PostForm
+	in := linkInput{
+		Platform: f.Get("platform"), Handle: f.Get("handle"), Ref: f.Get("ref"), Campaign: f.Get("campaign"),
+		Channel: f.Get("channel"), Medium: f.Get("medium"), Variant: f.Get("variant"), Note: f.Get("note"),
+		Kind: f.Get("kind"), Topic: f.Get("topic"), Cadence: f.Get("cadence"), Text: f.Get("text"),
+	}
+	if in.Kind != string(links.KindOptin) {
+		// The opt-in fields stay on the form for thread links; ignore them.
+		in.Topic, in.Cadence = "", ""
+	}
+	l, created, err := s.createLink(r.Context(), in)
+	var fe *links.FieldError
+	switch {
+	case err == nil:
+		q := url.Values{"ref": {l.Ref}}
+		if created {
+			q.Set("created", "1")
+		}
+		http.Redirect(w, r, "/links?"+q.Encode(), http.StatusSeeOther)
+	case errors.As(err, &fe):
+		s.renderLinks(w, r, http.StatusBadRequest, linksPageData{Form: in, FieldError: fe.Field, Error: formMessage(fe)})
+	case errors.Is(err, errConflict):
+		s.renderLinks(w, r, http.StatusConflict, linksPageData{Form: in, FieldError: "ref",
+			Error: "This ref is already used by another link. Choose another ref, or leave it empty to have one made."})
+	default:
+		s.pageError(w, r, err)
+	}
+}
+
+// formLabels name the form's fields as the page does.
+var formLabels = map[string]string{
+	"platform": "Platform", "handle": "Account", "ref": "Ref", "campaign": "Campaign", "channel": "Channel",
+	"medium": "Medium", "variant": "Variant", "note": "Note", "kind": "Link type", "topic": "Topic",
+	"cadence": "How often", "text": "Prefilled message", "account_id": "Account id",
+}
+
+func formMessage(fe *links.FieldError) string {
+	label := formLabels[fe.Field]
+	if label == "" {
+		label = fe.Field
+	}
+	return label + ": " + fe.Rule
+}
+
+func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("page failed", "method", r.Method, "route", r.Pattern, "err", err)
+	http.Error(w, "Something went wrong on our side; the console's log says more.", http.StatusInternalServerError)
+}
+
+// campaignsPageData is the campaigns page: the period and grouping asked
+// for, and the funnel rows.
+type campaignsPageData struct {
+	From, To string // YYYY-MM-DD, as the date inputs want them
+	By       string
+	Error    string
+	Rows     []chstore.FunnelRow
+	Max      uint64 // the most referrals of a row, for the bars
+}
+
+// campaignsPage is GET /campaigns?from=YYYY-MM-DD&to=YYYY-MM-DD&by=: the
+// funnel of the referrals of those days (UTC, both included).
+func (s *server) campaignsPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	data := campaignsPageData{
+		From: today.AddDate(0, 0, -29).Format(time.DateOnly), To: today.Format(time.DateOnly), By: "campaign",
+	}
+	if v := q.Get("from"); v != "" {
+		data.From = v
+	}
+	if v := q.Get("to"); v != "" {
+		data.To = v
+	}
+	if v := q.Get("by"); v == "channel" || v == "ref" {
+		data.By = v
+	}
+	from, err1 := time.Parse(time.DateOnly, data.From)
+	to, err2 := time.Parse(time.DateOnly, data.To)
+	switch {
+	case err1 != nil || err2 != nil:
+		data.Error = "Please give the dates as year-month-day, such as 2026-03-01."
+	case to.Before(from):
+		data.Error = "The last day comes before the first."
+	case to.Sub(from) >= maxFunnelPeriod:
+		data.Error = "Please choose at most a year."
+	}
+	if data.Error != "" {
+		s.render(w, r, http.StatusBadRequest, "campaigns", "Campaigns", data)
+		return
+	}
+	rows, err := s.store.Funnel(r.Context(), from, to.AddDate(0, 0, 1), data.By)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	data.Rows = rows
+	for _, row := range rows {
+		data.Max = max(data.Max, row.Referrals)
+	}
+	s.render(w, r, http.StatusOK, "campaigns", "Campaigns", data)
+}
+
+// loginPage is GET /login: the token form, or straight on when no token is
+// needed or the visitor is logged in.
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s.authorized(r) {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", "Sign in", struct{ Next, Error string }{r.URL.Query().Get("next"), ""})
+}
+
+// login is POST /login: a right token sets the session cookie.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the form could not be read", http.StatusBadRequest)
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	probe := &http.Request{Header: http.Header{"Authorization": {"Bearer " + r.PostForm.Get("token")}}}
+	if s.cfg.Token != "" && !s.authorized(probe) {
+		s.render(w, r, http.StatusUnauthorized, "login", "Sign in", struct{ Next, Error string }{next, "That access token is not right."})
+		return
+	}
+	if s.cfg.Token != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: sessionCookie, Value: s.session, Path: "/", MaxAge: int(sessionMaxAge.Seconds()),
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		})
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout is POST /logout: the cookie is cleared.
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// safeNext keeps a post-login redirect on this site: a path, never a URL.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/links"
+	}
+	return next
+}

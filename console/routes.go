@@ -1,0 +1,39 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+)
+
+// NewServer returns the console's routes: the pages, their assets, the login,
+// and the JSON API. /healthz, /readyz and /metrics are on METRICS_ADDR (run).
+// Methods other than those listed get 405, unknown paths 404.
+func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger) (http.Handler, error) {
+	s, err := newServer(cfg, store, m, logger)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+
+	// Pages, for people: HTML, login by form and cookie.
+	mux.Handle("GET /{$}", http.RedirectHandler("/links", http.StatusSeeOther))
+	mux.Handle("GET /links", s.page(s.linksPage))
+	mux.Handle("POST /links", s.page(s.createLinkForm))
+	mux.Handle("GET /campaigns", s.page(s.campaignsPage))
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /assets/{version}/{file}", s.asset)
+
+	// The API, for programs: JSON, Authorization: Bearer (or the pages' cookie).
+	mux.Handle("POST /api/v1/links", s.api(s.createLinkAPI))
+	mux.Handle("GET /api/v1/links", s.api(s.listLinksAPI))
+	mux.Handle("GET /api/v1/links/{ref}", s.api(s.getLinkAPI))
+	mux.Handle("GET /api/v1/links/{ref}/qr.png", s.api(s.qrPNG))
+	mux.Handle("GET /api/v1/links/{ref}/qr.svg", s.api(s.qrSVG))
+	mux.Handle("GET /api/v1/funnel", s.api(s.funnelAPI))
+
+	return s.instrument(s.crossOrigin.Handler(s.securityHeaders(mux))), nil
+}

@@ -1,0 +1,33 @@
+// reftrail console: small enhancements; every page works without them.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", function () {
+  // Copy buttons copy the value of the input they name.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var input = document.getElementById(button.dataset.copy);
+      var status = document.querySelector(".copy-status");
+      var done = function () { if (status) status.textContent = "Link copied."; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          input.select();
+          if (status) status.textContent = "Press Ctrl+C (or ⌘C) to copy the selected link.";
+        });
+      } else {
+        input.select();
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+
+  // Times are rendered in UTC on the server; show them in the reader's zone.
+  var fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  document.querySelectorAll("time[datetime]").forEach(function (t) {
+    var d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) {
+      t.title = t.textContent;
+      t.textContent = fmt.format(d);
+    }
+  });
+});
