@@ -4,15 +4,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"regexp"
 
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/config"
 	"github.com/reftrail/reftrail/internal/obs"
 )
-
-// identRE is what ClickHouse accepts unquoted as a database name.
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Config is the console's whole configuration, read and validated before any
 // connection opens.
@@ -29,9 +25,8 @@ type Config struct {
 	// the address they used). Form posts from that origin are trusted, and
 	// Location headers point there.
 	PublicURL string
-	// ClickHouse holds the links catalog and the events
-	// (CLICKHOUSE_ADDR, CLICKHOUSE_DATABASE, CLICKHOUSE_USERNAME,
-	// CLICKHOUSE_PASSWORD).
+	// ClickHouse holds the links catalog and the events (the CLICKHOUSE_*
+	// settings of chstore.ConfigFromEnv).
 	ClickHouse chstore.Config
 	// MetricsAddr serves /healthz, /readyz and /metrics (METRICS_ADDR,
 	// default :9103).
@@ -42,16 +37,10 @@ type Config struct {
 func configFromEnv(getenv func(string) string) (Config, error) {
 	env := config.NewEnv(getenv)
 	c := Config{
-		Addr: env.String("CONSOLE_ADDR", "127.0.0.1:8090"),
-		// Read as is, not trimmed: a token may hold any character.
-		Token:     getenv("CONSOLE_TOKEN"),
-		PublicURL: env.String("CONSOLE_PUBLIC_URL", ""),
-		ClickHouse: chstore.Config{
-			Addr:     env.String("CLICKHOUSE_ADDR", "127.0.0.1:9000"),
-			Database: env.String("CLICKHOUSE_DATABASE", "reftrail"),
-			Username: env.String("CLICKHOUSE_USERNAME", "default"),
-			Password: getenv("CLICKHOUSE_PASSWORD"),
-		},
+		Addr:        env.String("CONSOLE_ADDR", "127.0.0.1:8090"),
+		Token:       env.Secret("CONSOLE_TOKEN"),
+		PublicURL:   env.String("CONSOLE_PUBLIC_URL", ""),
+		ClickHouse:  chstore.ConfigFromEnv(env),
 		MetricsAddr: env.String("METRICS_ADDR", ":9103"),
 		LogLevel:    obs.LogLevel(env),
 	}
@@ -67,12 +56,6 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			env.Fail("CONSOLE_PUBLIC_URL", "must be a scheme and host such as https://console.example.com, without a path")
 		}
-	}
-	if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
-		env.Fail("CLICKHOUSE_ADDR", "must be host:port of the native protocol (usually port 9000)")
-	}
-	if !identRE.MatchString(c.ClickHouse.Database) {
-		env.Fail("CLICKHOUSE_DATABASE", "must be letters, digits and underscores, not starting with a digit")
 	}
 	return c, env.Err()
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 )
 
 // browser runs a headless Chromium (Debian's chromium) for t, recording what

@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reftrail/reftrail/internal/chstore"
-	"github.com/reftrail/reftrail/internal/chtest"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/event"
-	"github.com/reftrail/reftrail/internal/testenv"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

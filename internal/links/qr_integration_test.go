@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 )
 
 // zbarimg decodes the QR code of the image file at path with Debian's
