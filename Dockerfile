@@ -3,12 +3,12 @@
 # reftrail's images. One builder compiles every binary once; each service is a
 # target of its own, holding that service and the health-check probe:
 #
-#   docker build --target ingest -t reftrail-ingest .   (likewise enrich, sink)
+#   docker build --target ingest -t reftrail-ingest .   (likewise enrich, console, sink)
 #
-# A target per service rather than one image with three binaries: the
+# A target per service rather than one image with every binary: the
 # entrypoint is fixed, so an image cannot be started as the wrong service and
 # `docker run reftrail-sink` needs no command; BuildKit shares the builder
-# stage, so the three targets cost one compilation. Without --target, the last
+# stage, so the targets cost one compilation. Without --target, the last
 # stage (sink) is built.
 #
 # The runtime is distroless static (CA certificates, tzdata, /etc/passwd, no
@@ -27,7 +27,7 @@ ARG TARGETOS TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags='-s -w' -o /out/ ./ingest ./enrich ./sink ./deploy/probe
+    go build -trimpath -ldflags='-s -w' -o /out/ ./ingest ./enrich ./console ./sink ./deploy/probe
 # ingest's spool directory, owned by the nonroot user: a named volume mounted
 # there copies this ownership, so ingest can write to it.
 RUN mkdir -p /out/spool
@@ -47,6 +47,11 @@ FROM runtime AS enrich
 COPY --from=build /out/enrich /enrich
 EXPOSE 9101
 ENTRYPOINT ["/enrich"]
+
+FROM runtime AS console
+COPY --from=build /out/console /console
+EXPOSE 8090
+ENTRYPOINT ["/console"]
 
 FROM runtime AS sink
 COPY --from=build /out/sink /sink

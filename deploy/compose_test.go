@@ -524,3 +524,26 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// TestComposeConsoleToken checks that compose never starts the console open
+// to the network without a token: it listens on every interface of its
+// container, so CONSOLE_TOKEN must come from the user, and compose must stop
+// when it is missing rather than start a console anyone can use.
+func TestComposeConsoleToken(t *testing.T) {
+	f := loadCompose(t)
+	s, ok := f.Services["console"]
+	if !ok {
+		t.Fatal("docker-compose.yml has no console service")
+	}
+	if host, _, err := net.SplitHostPort(s.Environment["CONSOLE_ADDR"]); err != nil || host != "" {
+		t.Errorf("CONSOLE_ADDR = %q, want :port (reachable from the host's published port)", s.Environment["CONSOLE_ADDR"])
+	}
+	if token := s.Environment["CONSOLE_TOKEN"]; !strings.HasPrefix(token, "${CONSOLE_TOKEN:?") {
+		t.Errorf("CONSOLE_TOKEN = %q, want ${CONSOLE_TOKEN:?...}: required from the user, no default", token)
+	}
+	for _, p := range s.Ports {
+		if !strings.HasPrefix(p, "127.0.0.1:") {
+			t.Errorf("console publishes %s, want 127.0.0.1 only (a TLS proxy goes in front)", p)
+		}
+	}
+}
