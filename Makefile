@@ -2,14 +2,15 @@
 # the README starts with; .ci/run runs `make test` with CI=true.
 
 GO ?= go
-SERVICES := ./ingest ./enrich ./sink
+SERVICES := ./ingest ./enrich ./sink ./console
 
 .PHONY: build run demo test bench bench-e2e fuzz clean
 
 build:
 	$(GO) build -o bin/ $(SERVICES) ./internal/dev/devstack ./internal/dev/demotraffic ./internal/cmd/chquery
 
-# The whole stack on this machine: Kafka, ClickHouse, ingest, enrich, sink.
+# The whole stack on this machine: Kafka, ClickHouse, ingest, enrich, sink,
+# and the console (it prints the console's address).
 # DEVSTACK_FLAGS passes flags, e.g. DEVSTACK_FLAGS='-clickhouse-port 19000'.
 run: build
 	./bin/devstack $(DEVSTACK_FLAGS)

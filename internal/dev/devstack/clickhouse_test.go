@@ -161,20 +161,23 @@ func TestCheckPortsFree(t *testing.T) {
 
 func TestPrintUsage(t *testing.T) {
 	tests := []struct {
-		name       string
-		env        map[string]string
-		defaults   map[string]string // the development defaults devstack filled in
-		ingestAddr string
-		chAddr     string
-		want       []string
+		name        string
+		env         map[string]string
+		defaults    map[string]string // the development defaults devstack filled in
+		ingestAddr  string
+		consoleAddr string
+		chAddr      string
+		want        []string
 	}{
 		{
-			name:       "defaults",
-			defaults:   devDefaults,
-			ingestAddr: "127.0.0.1:8080",
-			chAddr:     "127.0.0.1:9000",
+			name:        "defaults",
+			defaults:    devDefaults,
+			ingestAddr:  "127.0.0.1:8080",
+			consoleAddr: "127.0.0.1:8090",
+			chAddr:      "127.0.0.1:9000",
 			want: []string{
 				"Webhooks: http://127.0.0.1:8080/webhook",
+				"Console: http://127.0.0.1:8090/links (links, QR codes and campaign funnels; no sign-in on this machine)",
 				"verify token: dev-verify-token",
 				"app secrets:  dev-app-secret",
 				"clickhouse-client --host 127.0.0.1 --port 9000 --database reftrail --query",
@@ -184,22 +187,24 @@ func TestPrintUsage(t *testing.T) {
 		{
 			name: "moved ports, a ClickHouse user, the user's own Meta secrets",
 			env: map[string]string{"CLICKHOUSE_DATABASE": "rt", "CLICKHOUSE_USERNAME": "ana", "CLICKHOUSE_PASSWORD": "s3cret",
-				"META_APP_SECRETS": "s3cret-app", "META_VERIFY_TOKEN": "s3cret-token"},
-			defaults:   map[string]string{},
-			ingestAddr: "127.0.0.1:18080",
-			chAddr:     "127.0.0.1:19000",
+				"META_APP_SECRETS": "s3cret-app", "META_VERIFY_TOKEN": "s3cret-token", "CONSOLE_TOKEN": "s3cret-console"},
+			defaults:    map[string]string{},
+			ingestAddr:  "127.0.0.1:18080",
+			consoleAddr: "127.0.0.1:18090",
+			chAddr:      "127.0.0.1:19000",
 			want: []string{
 				`clickhouse-client --host 127.0.0.1 --port 19000 --user ana --password "$CLICKHOUSE_PASSWORD" --database rt`,
 				"CLICKHOUSE_ADDR=127.0.0.1:19000 make demo DEMO_FLAGS='-url http://127.0.0.1:18080/webhook'",
 				"verify token: from META_VERIFY_TOKEN (not printed)",
 				"app secrets:  from META_APP_SECRETS (not printed)",
+				"Console: http://127.0.0.1:18090/links (links, QR codes and campaign funnels; sign in with CONSOLE_TOKEN (not printed))",
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out strings.Builder
-			printUsage(&out, func(k string) string { return tt.env[k] }, tt.defaults, tt.ingestAddr, tt.chAddr)
+			printUsage(&out, func(k string) string { return tt.env[k] }, tt.defaults, tt.ingestAddr, tt.consoleAddr, tt.chAddr)
 			for _, want := range tt.want {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())

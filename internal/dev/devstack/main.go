@@ -1,9 +1,9 @@
 // Command devstack runs reftrail on one machine for development and demos: an
 // embedded Kafka (franz-go's kfake, persisted to a data directory so a restart
 // keeps the data), a ClickHouse, and the service binaries (ingest, enrich,
-// sink) as child processes, each given the environment it needs. It waits
-// until every service is ready, prints where ingest listens and how to query
-// ClickHouse, and on SIGINT or SIGTERM stops exactly the processes it started:
+// sink, console) as child processes, each given the environment it needs. It
+// waits until every service is ready, prints where ingest and the console
+// listen and how to query ClickHouse, and on SIGINT or SIGTERM stops exactly the processes it started:
 // the services in reverse order, then ClickHouse, then Kafka.
 //
 // ClickHouse is CLICKHOUSE_ADDR when set; else a clickhouse-server (or
@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ingestMetricsAddr := flags.String("ingest-metrics-addr", "127.0.0.1:9100", "ingest's METRICS_ADDR: /readyz and /metrics (INGEST_ADDR, default 127.0.0.1:8080, serves /webhook)")
 	enrichAddr := flags.String("enrich-addr", "127.0.0.1:9101", "enrich's METRICS_ADDR: /readyz and /metrics")
 	sinkAddr := flags.String("sink-addr", "127.0.0.1:9102", "sink's METRICS_ADDR: /readyz and /metrics")
+	consoleAddr := flags.String("console-addr", valueOr(getenv("CONSOLE_ADDR"), "127.0.0.1:8090"), "the console's CONSOLE_ADDR: pages and API (default from CONSOLE_ADDR)")
+	consoleMetricsAddr := flags.String("console-metrics-addr", "127.0.0.1:9103", "the console's METRICS_ADDR: /readyz and /metrics")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -153,6 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{name: "ingest", addrVar: "METRICS_ADDR", addr: *ingestMetricsAddr, env: map[string]string{"INGEST_ADDR": ingestAddr, "SPOOL_DIR": spoolDir}},
 		{name: "enrich", addrVar: "METRICS_ADDR", addr: *enrichAddr},
 		{name: "sink", addrVar: "METRICS_ADDR", addr: *sinkAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr}},
+		{name: "console", addrVar: "METRICS_ADDR", addr: *consoleMetricsAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr, "CONSOLE_ADDR": *consoleAddr}},
 	}
 
 	logDir := filepath.Join(*dataDir, "logs")
@@ -185,7 +188,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintf(stdout, "%s: ready on %s (log %s)\n", spec.name, dialAddr(spec.addr), s.logPath)
 	}
-	printUsage(stdout, getenv, env, dialAddr(ingestAddr), chAddr)
+	printUsage(stdout, getenv, env, dialAddr(ingestAddr), dialAddr(*consoleAddr), chAddr)
 
 	select {
 	case <-ctx.Done():
@@ -207,13 +210,18 @@ func shown(env map[string]string, name string) string {
 	return "from " + name + " (not printed)"
 }
 
-// printUsage tells where to send webhooks, how to query ClickHouse and how
-// to run the demo against this stack.
-func printUsage(w io.Writer, getenv func(string) string, env map[string]string, ingestAddr, chAddr string) {
+// printUsage tells where to send webhooks, where the console is, how to
+// query ClickHouse and how to run the demo against this stack.
+func printUsage(w io.Writer, getenv func(string) string, env map[string]string, ingestAddr, consoleAddr, chAddr string) {
 	fmt.Fprintf(w, `Webhooks: http://%s/webhook
   verify token: %s
   app secrets:  %s
 `, ingestAddr, shown(env, "META_VERIFY_TOKEN"), shown(env, "META_APP_SECRETS"))
+	signIn := "no sign-in on this machine"
+	if getenv("CONSOLE_TOKEN") != "" {
+		signIn = "sign in with CONSOLE_TOKEN (not printed)"
+	}
+	fmt.Fprintf(w, "Console: http://%s/links (links, QR codes and campaign funnels; %s)\n", consoleAddr, signIn)
 
 	database := getenv("CLICKHOUSE_DATABASE")
 	if database == "" {
@@ -328,4 +336,12 @@ func waitReady(ctx context.Context, url string, s *service) error {
 		}
 	}
 	return fmt.Errorf("%s not ready after 60s (pid %d, see %s)", url, s.cmd.Process.Pid, s.logPath)
+}
+
+// valueOr returns v, or def when v is empty.
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
