@@ -276,17 +276,42 @@ func (s *server) funnelAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		From time.Time        `json:"from"`
-		To   time.Time        `json:"to"`
-		By   string           `json:"by"`
-		Rows []map[string]any `json:"rows"`
-	}{From: from, To: to, By: by, Rows: []map[string]any{}}
+		From time.Time   `json:"from"`
+		To   time.Time   `json:"to"`
+		By   string      `json:"by"`
+		Rows []funnelRow `json:"rows"`
+	}{From: from, To: to, By: by, Rows: []funnelRow{}}
 	for _, row := range rows {
-		out.Rows = append(out.Rows, map[string]any{
-			by: row.Name, "referrals": row.Referrals, "participants": row.Participants,
-			"conversed": row.Conversed, "answered": row.Answered, "returned": row.Returned,
-			"conversed_rate": row.ConversedRate, "answered_rate": row.AnsweredRate, "returned_rate": row.ReturnedRate,
-		})
+		out.Rows = append(out.Rows, funnelRow{by: by, FunnelRow: row})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// funnelRow is one row of GET /api/v1/funnel: the group under the name of
+// the grouping ("campaign", "channel" or "ref"), then the counts and rates.
+type funnelRow struct {
+	by string
+	chstore.FunnelRow
+}
+
+func (r funnelRow) MarshalJSON() ([]byte, error) {
+	name, err := json.Marshal(r.Name)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := json.Marshal(struct {
+		Referrals     uint64  `json:"referrals"`
+		Participants  uint64  `json:"participants"`
+		Conversed     uint64  `json:"conversed"`
+		Answered      uint64  `json:"answered"`
+		Returned      uint64  `json:"returned"`
+		ConversedRate float64 `json:"conversed_rate"`
+		AnsweredRate  float64 `json:"answered_rate"`
+		ReturnedRate  float64 `json:"returned_rate"`
+	}{r.Referrals, r.Participants, r.Conversed, r.Answered, r.Returned, r.ConversedRate, r.AnsweredRate, r.ReturnedRate})
+	if err != nil {
+		return nil, err
+	}
+	// by is one of chstore.FunnelGroups: plain letters, no escaping needed.
+	return append([]byte(`{"`+r.by+`":`+string(name)+`,`), counts[1:]...), nil
 }
