@@ -16,8 +16,11 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 
+	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/dev/testenv"
+	"github.com/reftrail/reftrail/internal/event"
 )
 
 // browser runs a headless Chromium (Debian's chromium) for t, recording what
@@ -138,6 +141,38 @@ func (b *browser) screenshot(t *testing.T, dir, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
+// insertReferrals stores, for 2 March 2026, two referrals of the link the
+// page test makes (one answered conversation) and one of an uncataloged ref,
+// each event twice as at-least-once delivery may.
+func insertReferrals(t *testing.T, c *console) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := chstore.Open(ctx, c.chcfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer store.Close()
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).UnixMilli()
+	ev := func(id string, kind event.Kind, who string, minutes int64, ref string) event.Event {
+		e := event.Event{EventID: id, Platform: event.Instagram, Kind: kind, AccountID: "ig-1", ParticipantID: who,
+			EventTime: t0 + minutes*60000, ReceivedTime: t0 + minutes*60000, Thread: event.ThreadUnknown}
+		if ref != "" {
+			e.Thread, e.Referral = event.ThreadExisting, &event.Referral{Ref: ref, Source: "SHORTLINK", Type: "OPEN_THREAD"}
+		}
+		return e
+	}
+	evs := []event.Event{
+		ev("r1", event.KindReferral, "p1", 0, "spring-2026_qr-poster_a"), ev("m1", event.KindMessage, "p1", 5, ""), ev("e1", event.KindEcho, "p1", 9, ""),
+		ev("r2", event.KindReferral, "p2", 30, "spring-2026_qr-poster_a"),
+		ev("r3", event.KindReferral, "p3", 60, "flyer"),
+	}
+	for range 2 {
+		if err := store.InsertEvents(ctx, evs, time.Now()); err != nil {
+			t.Fatalf("InsertEvents: %v", err)
+		}
+	}
+}
+
 func TestIntegrationPagesInChromium(t *testing.T) {
 	t.Parallel()
 	c := startConsole(t, map[string]string{"CONSOLE_TOKEN": testToken})
@@ -212,17 +247,29 @@ func TestIntegrationPagesInChromium(t *testing.T) {
 	// The form comes back with status 400, which Chromium logs.
 	b.check(t, "status of 400 (Bad Request) "+c.base+"/links")
 
-	// The campaigns page, and the links page on a phone-sized screen.
+	// Referrals of the new link and of a ref the catalog lacks, then the
+	// campaigns page: its funnel with rates.
+	insertReferrals(t, c)
 	err = chromedp.Do(b.ctx,
-		chromedp.Navigate(c.base+"/campaigns"),
-		chromedp.WaitVisible(chromedp.ID("funnel-title")),
+		chromedp.Navigate(c.base+"/campaigns?from=2026-03-01&to=2026-03-03&by=campaign"),
+		chromedp.WaitVisible(chromedp.CSS("table.funnel")),
 	)
 	if err != nil {
 		t.Fatalf("campaigns page: %v", err)
 	}
-	if heading, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("h1"))); err != nil || heading != "Campaigns" {
-		t.Errorf("campaigns page heading %q (%v)", heading, err)
+	rows, err := chromedp.Run(b.ctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll("table.funnel tbody tr")).map(tr => Array.from(tr.children).slice(0, 6).map(c => c.innerText.replace(/\s+/g, " ").trim()))`))
+	if err != nil {
+		t.Fatalf("reading the funnel table: %v", err)
 	}
+	want := [][]string{
+		// campaign, opened, people, wrote, got a reply, came back
+		{"Spring 2026", "2", "2", "1 (50% of opened)", "1 (100% of those who wrote)", "0 (0% of those answered)"},
+		{"(uncataloged)", "1", "1", "0 (0% of opened)", "0 (0% of those who wrote)", "0 (0% of those answered)"},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("campaigns table (-want +got):\n%s", diff)
+	}
+	b.screenshot(t, dir, "console-campaigns.png")
 	err = chromedp.Do(b.ctx,
 		chromedp.EmulateViewport(390, 844),
 		chromedp.Navigate(c.base+"/links?ref=spring-2026_qr-poster_a"),
