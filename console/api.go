@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -314,4 +315,14 @@ func (r funnelRow) MarshalJSON() ([]byte, error) {
 	}
 	// by is one of chstore.FunnelGroups: plain letters, no escaping needed.
 	return append([]byte(`{"`+r.by+`":`+string(name)+`,`), counts[1:]...), nil
+}
+
+//go:embed web/openapi.yaml
+var openAPIDoc []byte
+
+// openAPI is GET /api/v1/openapi.yaml, the API's description; it needs no
+// token. openapi_test.go checks it against routes.go.
+func (s *server) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(openAPIDoc)
 }

@@ -34,6 +34,7 @@ func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger
 	mux.Handle("GET /api/v1/links/{ref}/qr.png", s.api(s.qrPNG))
 	mux.Handle("GET /api/v1/links/{ref}/qr.svg", s.api(s.qrSVG))
 	mux.Handle("GET /api/v1/funnel", s.api(s.funnelAPI))
+	mux.HandleFunc("GET /api/v1/openapi.yaml", s.openAPI)
 
 	return s.instrument(s.crossOrigin.Handler(s.securityHeaders(mux))), nil
 }

@@ -265,6 +265,9 @@ func TestIntegrationAPILinks(t *testing.T) {
 				t.Errorf("%s %s without token = %d %s, want 401", r.method, r.path, status, body)
 			}
 		}
+		if status, body, header := anon.do(t, "GET", "/api/v1/openapi.yaml", ""); status != http.StatusOK || header.Get("Content-Type") != "application/yaml" || !bytes.HasPrefix(body, []byte("openapi: 3.")) {
+			t.Errorf("GET openapi.yaml without token = %d %s, want the document", status, header.Get("Content-Type"))
+		}
 		wrong := *c
 		wrong.token = "not-the-token"
 		if status, _, _ := wrong.do(t, "GET", "/api/v1/links", ""); status != http.StatusUnauthorized {
