@@ -173,3 +173,49 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time, by string) ([]Fu
 	}
 	return out, nil
 }
+
+// AttributionRow is one group of queries/attribution_by.sql: the new
+// conversations credited to it first-touch and last-touch.
+type AttributionRow struct {
+	// Name is the campaign, channel or ref grouped by; "(no referral)" for
+	// conversations no referral preceded, "(uncataloged)" for refs the
+	// catalog does not have when grouping by campaign or channel.
+	Name                  string
+	FirstTouch, LastTouch uint64
+}
+
+// NoReferral names the group of conversations that no referral preceded.
+const NoReferral = "(no referral)"
+
+// Attribution runs queries/attribution_by.sql for the conversations that
+// start in [from, to), grouped by "campaign", "channel" or "ref".
+func (s *Store) Attribution(ctx context.Context, from, to time.Time, by string) ([]AttributionRow, error) {
+	if !slices.Contains(FunnelGroups, by) {
+		return nil, fmt.Errorf("running the attribution: by %q: must be campaign, channel or ref", by)
+	}
+	text, err := Query("attribution_by")
+	if err != nil {
+		return nil, err
+	}
+	q, err := BindQuery(text, map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli(), "by": by})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.queries.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("running the attribution by %s: %w", by, err)
+	}
+	defer rows.Close()
+	var out []AttributionRow
+	for rows.Next() {
+		var r AttributionRow
+		if err := rows.Scan(&r.Name, &r.FirstTouch, &r.LastTouch); err != nil {
+			return nil, fmt.Errorf("reading the attribution by %s: %w", by, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the attribution by %s: %w", by, err)
+	}
+	return out, nil
+}

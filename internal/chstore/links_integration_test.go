@@ -94,7 +94,7 @@ func TestIntegrationLinks(t *testing.T) {
 	}
 }
 
-func TestIntegrationFunnelByCampaign(t *testing.T) {
+func TestIntegrationCampaignRollups(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
@@ -194,5 +194,42 @@ func TestIntegrationFunnelByCampaign(t *testing.T) {
 	}
 	if _, err := e.store.Funnel(ctx, from, to, "medium"); err == nil {
 		t.Errorf("Funnel by medium: want an error")
+	}
+
+	// Attribution over five days, per ref (queries_integration_test.go):
+	// Instagram spring 5 first / 4 last, summer 0/1; Messenger no referral
+	// 1/1, autumn 0/1, summer 2/1.
+	attribution := []struct {
+		name, by string
+		want     []chstore.AttributionRow
+	}{
+		{"attribution by campaign", "campaign", []chstore.AttributionRow{
+			{Name: "Spring 2024", FirstTouch: 5, LastTouch: 4},
+			{Name: "Summer", FirstTouch: 2, LastTouch: 2},
+			{Name: chstore.NoReferral, FirstTouch: 1, LastTouch: 1},
+			{Name: "Autumn", FirstTouch: 0, LastTouch: 1},
+		}},
+		{"attribution by channel", "channel", []chstore.AttributionRow{
+			{Name: "qr", FirstTouch: 7, LastTouch: 6},
+			{Name: chstore.NoReferral, FirstTouch: 1, LastTouch: 1},
+			{Name: "bio", FirstTouch: 0, LastTouch: 1},
+		}},
+		{"attribution by ref", "ref", []chstore.AttributionRow{
+			{Name: "spring", FirstTouch: 5, LastTouch: 4},
+			{Name: "summer", FirstTouch: 2, LastTouch: 2},
+			{Name: chstore.NoReferral, FirstTouch: 1, LastTouch: 1},
+			{Name: "autumn", FirstTouch: 0, LastTouch: 1},
+		}},
+	}
+	for _, tt := range attribution {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.store.Attribution(ctx, from, to, tt.by)
+			if err != nil {
+				t.Fatalf("Attribution: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Attribution by %s (-want +got):\n%s", tt.by, diff)
+			}
+		})
 	}
 }
