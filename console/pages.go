@@ -252,6 +252,7 @@ type campaignsPageData struct {
 	Error    string
 	Rows     []chstore.FunnelRow
 	Max      uint64 // the most referrals of a row, for the bars
+	Credit   []chstore.AttributionRow
 }
 
 // campaignsPage is GET /campaigns?from=YYYY-MM-DD&to=YYYY-MM-DD&by=: the
@@ -293,6 +294,10 @@ func (s *server) campaignsPage(w http.ResponseWriter, r *http.Request) {
 	data.Rows = rows
 	for _, row := range rows {
 		data.Max = max(data.Max, row.Referrals)
+	}
+	if data.Credit, err = s.store.Attribution(r.Context(), from, to.AddDate(0, 0, 1), data.By); err != nil {
+		s.pageError(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "campaigns", "Campaigns", data)
 }

@@ -269,6 +269,14 @@ func TestIntegrationPagesInChromium(t *testing.T) {
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("campaigns table (-want +got):\n%s", diff)
 	}
+	credit, err := chromedp.Run(b.ctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll("table.credit tbody tr")).map(tr => Array.from(tr.children).map(c => c.innerText.trim()))`))
+	if err != nil {
+		t.Fatalf("reading the credit table: %v", err)
+	}
+	// p1's message is the one new conversation, after the spring link.
+	if diff := cmp.Diff([][]string{{"Spring 2026", "1", "1"}}, credit); diff != "" {
+		t.Errorf("credit table (-want +got):\n%s", diff)
+	}
 	b.screenshot(t, dir, "console-campaigns.png")
 	err = chromedp.Do(b.ctx,
 		chromedp.EmulateViewport(390, 844),
