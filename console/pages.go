@@ -320,8 +320,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
-	probe := &http.Request{Header: http.Header{"Authorization": {"Bearer " + r.PostForm.Get("token")}}}
-	if s.cfg.Token != "" && !s.authorized(probe) {
+	if s.cfg.Token != "" && !s.isToken(r.PostForm.Get("token")) {
 		s.render(w, r, http.StatusUnauthorized, "login", "Sign in", struct{ Next, Error string }{next, "That access token is not right."})
 		return
 	}

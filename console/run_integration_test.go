@@ -250,6 +250,19 @@ func TestIntegrationAPILinks(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics", func(t *testing.T) {
+		m := testenv.Scrape(t, c.metrics)
+		if got := testenv.Metric(m, "reftrail_console_requests_total", `route="POST /api/v1/links"`, `code="201"`); got < 1 {
+			t.Errorf("requests_total of POST /api/v1/links, 201 = %v, want at least 1", got)
+		}
+		if got := testenv.Metric(m, "reftrail_console_requests_total", `route="GET /api/v1/links/{ref}"`, `code="404"`); got < 1 {
+			t.Errorf("requests_total of GET /api/v1/links/{ref}, 404 = %v, want at least 1", got)
+		}
+		if got := testenv.Metric(m, "reftrail_console_links_created_total", `platform="instagram"`); got != 1 {
+			t.Errorf("links_created_total of instagram = %v, want 1 (the repeat is not a new link)", got)
+		}
+	})
+
 	t.Run("refused without the token", func(t *testing.T) {
 		anon := *c
 		anon.token = ""
