@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -221,6 +222,26 @@ func TestIntegrationPagesInChromium(t *testing.T) {
 		t.Errorf("the page shows the link %q, want %q", shownURL, want)
 	}
 	b.screenshot(t, dir, "console-links.png")
+
+	// Copy link puts the link on the clipboard.
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: c.base,
+		})
+		if err != nil {
+			t.Fatalf("granting %s: %v", name, err)
+		}
+	}
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS("button[data-copy]"))); err != nil {
+		t.Fatalf("clicking Copy link: %v", err)
+	}
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.querySelector(".copy-status").textContent === "Link copied."`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("Copy link did not say it copied: %v", err)
+	}
+	clip, err := chromedp.Run(b.ctx, chromedp.Evaluate[string]("navigator.clipboard.readText()", chromedp.EvalAwaitPromise))
+	if err != nil || clip != shownURL {
+		t.Errorf("clipboard holds %q (%v), want the link %q", clip, err, shownURL)
+	}
 	b.check(t)
 
 	// A bad ref comes back on the form, marked, with the rule.
