@@ -9,7 +9,8 @@ import (
 
 // NewServer returns the console's routes: the pages, their assets, the login,
 // and the JSON API. /healthz, /readyz and /metrics are on METRICS_ADDR (run).
-// Methods other than those listed get 405, unknown paths 404.
+// Methods other than those listed get 405, unknown paths 404 (in JSON under
+// /api/, see apiErrors).
 func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger) (http.Handler, error) {
 	s, err := newServer(cfg, store, m, logger)
 	if err != nil {
@@ -36,5 +37,5 @@ func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger
 	mux.Handle("GET /api/v1/funnel", s.api(s.funnelAPI))
 	mux.HandleFunc("GET /api/v1/openapi.yaml", s.openAPI)
 
-	return s.instrument(s.crossOrigin.Handler(s.securityHeaders(mux))), nil
+	return s.instrument(s.crossOrigin.Handler(s.securityHeaders(apiErrors(mux)))), nil
 }

@@ -250,6 +250,17 @@ func TestIntegrationAPILinks(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown routes and methods in JSON", func(t *testing.T) {
+		status, body, header := c.do(t, "DELETE", "/api/v1/links/spring_qr", "")
+		if status != http.StatusMethodNotAllowed || header.Get("Allow") == "" || !strings.HasPrefix(decode[map[string]string](t, body)["error"], "method: DELETE") {
+			t.Errorf("DELETE a link = %d %s (Allow %q), want 405 in JSON", status, body, header.Get("Allow"))
+		}
+		status, body, _ = c.do(t, "GET", "/api/v1/nothing", "")
+		if status != http.StatusNotFound || !strings.HasPrefix(decode[map[string]string](t, body)["error"], "path: ") {
+			t.Errorf("GET an unknown API path = %d %s, want 404 in JSON", status, body)
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
 		m := testenv.Scrape(t, c.metrics)
 		if got := testenv.Metric(m, "reftrail_console_requests_total", `route="POST /api/v1/links"`, `code="201"`); got < 1 {

@@ -161,3 +161,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
+
+// apiErrors answers the mux's own 404 and 405 under /api/ in JSON, as every
+// other API error, keeping the status and the Allow header the mux chose.
+func apiErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" || !strings.HasPrefix(r.URL.Path, "/api/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		switch rec.code {
+		case http.StatusMethodNotAllowed:
+			writeError(w, rec.code, "method: "+r.Method+" is not allowed here; use "+rec.header.Get("Allow"))
+		default:
+			writeError(w, http.StatusNotFound, "path: no API route "+r.URL.Path+"; see /api/v1/openapi.yaml")
+		}
+	})
+}
+
+// headerRecorder keeps the status and headers of the mux's error handlers
+// and drops their plain-text bodies.
+type headerRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(code int)        { h.code = code }
