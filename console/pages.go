@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -99,8 +100,7 @@ func (s *server) asset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
-	name := r.PathValue("file")
-	w.Header().Set("Content-Type", types[name[strings.LastIndexByte(name, '.'):]])
+	w.Header().Set("Content-Type", types[path.Ext(r.PathValue("file"))])
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	w.Write(b)
 }
