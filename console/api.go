@@ -74,7 +74,7 @@ func (s *server) linkError(w http.ResponseWriter, r *http.Request, err error) bo
 		return false
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.Error())
-	case errors.Is(err, errConflict):
+	case errors.Is(err, links.ErrConflict):
 		writeError(w, http.StatusConflict, "ref: already used by another link; choose another ref, or leave it empty to have one made")
 	default:
 		s.serverError(w, r, err)

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/url"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/reftrail/reftrail/internal/links"
 )
@@ -71,79 +67,17 @@ func toJSON(l links.Link) linkJSON {
 // linkPath is the API path of the link of ref.
 func linkPath(ref string) string { return "/api/v1/links/" + url.PathEscape(ref) }
 
-// errConflict: the ref exists with other attributes.
-var errConflict = errors.New("conflict")
-
-// maxLabel and maxNote bound the catalog's free-text fields.
-const (
-	maxLabel = 200
-	maxNote  = 2000
-)
-
-// createLink checks in, makes its ref when it has none, and adds the link to
-// the catalog. created is false when the ref already held the same link: a
-// repeated create changes nothing. Errors: *links.FieldError (bad input),
-// errConflict (the ref holds another link), or the store's.
+// createLink adds the link of in to the catalog (links.Create) and counts it.
 func (s *server) createLink(ctx context.Context, in linkInput) (l links.Link, created bool, err error) {
-	for _, f := range []struct{ name, value string }{{"campaign", in.Campaign}, {"channel", in.Channel}, {"medium", in.Medium}, {"variant", in.Variant}} {
-		if utf8.RuneCountInString(f.value) > maxLabel {
-			return l, false, &links.FieldError{Field: f.name, Rule: fmt.Sprintf("has at most %d characters", maxLabel)}
-		}
+	l, created, err = links.Create(ctx, s.store, links.Input{
+		Spec: links.Spec{
+			Platform: links.Platform(in.Platform), Handle: in.Handle, Kind: links.Kind(in.Kind),
+			Ref: in.Ref, Text: in.Text, Topic: in.Topic, Cadence: in.Cadence,
+		},
+		Campaign: in.Campaign, Channel: in.Channel, Medium: in.Medium, Variant: in.Variant, Note: in.Note, AccountID: in.AccountID,
+	}, time.Now())
+	if created {
+		s.metrics.linksCreated.WithLabelValues(string(l.Platform)).Inc()
 	}
-	if utf8.RuneCountInString(in.Note) > maxNote {
-		return l, false, &links.FieldError{Field: "note", Rule: fmt.Sprintf("has at most %d characters", maxNote)}
-	}
-	if in.AccountID = strings.TrimSpace(in.AccountID); strings.Trim(in.AccountID, "0123456789") != "" || len(in.AccountID) > 20 {
-		return l, false, &links.FieldError{Field: "account_id", Rule: "is the numeric id of the Page or Instagram account, up to 20 digits"}
-	}
-	spec := links.Spec{
-		Platform: links.Platform(in.Platform), Handle: in.Handle, Kind: links.Kind(in.Kind),
-		Ref: strings.TrimSpace(in.Ref), Text: in.Text, Topic: in.Topic, Cadence: in.Cadence,
-	}.Normalize()
-	ref := spec.Ref
-	if ref == "" {
-		// Build checks everything but the ref first, so that a bad handle is
-		// reported before a ref is made up.
-		probe := spec
-		probe.Ref = "x"
-		if _, err := links.Build(probe); err != nil {
-			return l, false, err
-		}
-		ref, err = links.GenerateRef(ctx, in.Campaign, in.Channel, in.Variant, func(ctx context.Context, ref string) (bool, error) {
-			_, ok, err := s.store.Link(ctx, ref)
-			return ok, err
-		})
-		if err != nil {
-			return l, false, err
-		}
-	} else if err := links.CheckRef(ref); err != nil {
-		return l, false, err
-	}
-	if spec.Kind == links.KindThread {
-		spec.Ref = ref
-	}
-	u, err := links.Build(spec)
-	if err != nil {
-		return l, false, err
-	}
-	l = links.Link{
-		Ref: ref, Platform: spec.Platform, AccountID: in.AccountID, Handle: spec.Handle, Kind: spec.Kind, URL: u,
-		Campaign: strings.TrimSpace(in.Campaign), Channel: strings.TrimSpace(in.Channel), Medium: strings.TrimSpace(in.Medium),
-		Variant: strings.TrimSpace(in.Variant), Note: strings.TrimSpace(in.Note), CreatedAt: time.Now().UTC().Truncate(time.Second),
-	}
-	old, ok, err := s.store.Link(ctx, ref)
-	if err != nil {
-		return l, false, err
-	}
-	if ok {
-		if old.SameAs(l) {
-			return old, false, nil
-		}
-		return old, false, errConflict
-	}
-	if err := s.store.InsertLink(ctx, l); err != nil {
-		return l, false, err
-	}
-	s.metrics.linksCreated.WithLabelValues(string(l.Platform)).Inc()
-	return l, true, nil
+	return l, created, err
 }

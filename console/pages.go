@@ -216,7 +216,7 @@ func (s *server) createLinkForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/links?"+q.Encode(), http.StatusSeeOther)
 	case errors.As(err, &fe):
 		s.renderLinks(w, r, http.StatusBadRequest, linksPageData{Form: in, FieldError: fe.Field, Error: formMessage(fe)})
-	case errors.Is(err, errConflict):
+	case errors.Is(err, links.ErrConflict):
 		s.renderLinks(w, r, http.StatusConflict, linksPageData{Form: in, FieldError: "ref",
 			Error: "This ref is already used by another link. Choose another ref, or leave it empty to have one made."})
 	default:

@@ -9,6 +9,9 @@ import (
 	"github.com/reftrail/reftrail/internal/links"
 )
 
+// The Store is the catalog links.Create works on.
+var _ links.Catalog = (*Store)(nil)
+
 var linkColumns = []string{
 	"ref", "platform", "account_id", "handle", "kind", "url",
 	"campaign", "channel", "medium", "variant", "note",
