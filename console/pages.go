@@ -52,6 +52,7 @@ func parsePages() (pages, error) {
 		"asset":   func(name string) string { return "/assets/" + version + "/" + name },
 		"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
 		"when":    func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+		"day":     func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006") },
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"list":    func(v ...string) []string { return v },
 	}
@@ -253,6 +254,40 @@ type campaignsPageData struct {
 	Rows     []chstore.FunnelRow
 	Max      uint64 // the most referrals of a row, for the bars
 	Credit   []chstore.AttributionRow
+	Daily    dailyTable
+}
+
+// dailyTable is referrals per day as a table: a row per day that had
+// referrals, a column per group in the funnel's order.
+type dailyTable struct {
+	Names []string
+	Days  []dailyRow
+}
+
+type dailyRow struct {
+	Day    time.Time
+	Counts []uint64
+	Total  uint64
+}
+
+// newDailyTable lays rows (ordered by day) out in the columns names.
+func newDailyTable(names []string, rows []chstore.DailyRow) dailyTable {
+	col := map[string]int{}
+	for i, n := range names {
+		col[n] = i
+	}
+	t := dailyTable{Names: names}
+	for _, r := range rows {
+		if len(t.Days) == 0 || !t.Days[len(t.Days)-1].Day.Equal(r.Day) {
+			t.Days = append(t.Days, dailyRow{Day: r.Day, Counts: make([]uint64, len(names))})
+		}
+		d := &t.Days[len(t.Days)-1]
+		if i, ok := col[r.Name]; ok {
+			d.Counts[i] += r.Referrals
+		}
+		d.Total += r.Referrals
+	}
+	return t
 }
 
 // campaignsPage is GET /campaigns?from=YYYY-MM-DD&to=YYYY-MM-DD&by=: the
@@ -299,6 +334,18 @@ func (s *server) campaignsPage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	daily, err := s.store.ReferralsDaily(r.Context(), from, to.AddDate(0, 0, 1), data.By)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	// The funnel and the daily counts cover the same referrals, so the
+	// funnel's rows name every group, most referrals first.
+	names := make([]string, len(rows))
+	for i, row := range rows {
+		names[i] = row.Name
+	}
+	data.Daily = newDailyTable(names, daily)
 	s.render(w, r, http.StatusOK, "campaigns", "Campaigns", data)
 }
 

@@ -298,6 +298,14 @@ func TestIntegrationPagesInChromium(t *testing.T) {
 	if diff := cmp.Diff([][]string{{"Spring 2026", "1", "1"}}, credit); diff != "" {
 		t.Errorf("credit table (-want +got):\n%s", diff)
 	}
+	daily, err := chromedp.Run(b.ctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll("table.daily tr")).map(tr => Array.from(tr.children).map(c => c.innerText.trim()))`))
+	if err != nil {
+		t.Fatalf("reading the daily table: %v", err)
+	}
+	wantDaily := [][]string{{"Day (UTC)", "Spring 2026", "(uncataloged)", "All"}, {"Mon 2 Mar 2026", "2", "1", "3"}}
+	if diff := cmp.Diff(wantDaily, daily); diff != "" {
+		t.Errorf("daily table (-want +got):\n%s", diff)
+	}
 	b.screenshot(t, dir, "console-campaigns.png")
 	err = chromedp.Do(b.ctx,
 		chromedp.EmulateViewport(390, 844),

@@ -222,3 +222,44 @@ func (s *Store) Attribution(ctx context.Context, from, to time.Time, by string) 
 	}
 	return out, nil
 }
+
+// DailyRow is one day of one group of queries/referrals_daily_by.sql.
+type DailyRow struct {
+	Day       time.Time // midnight UTC
+	Name      string
+	Referrals uint64
+}
+
+// ReferralsDaily runs queries/referrals_daily_by.sql for the referrals of
+// [from, to), per UTC day and per "campaign", "channel" or "ref".
+func (s *Store) ReferralsDaily(ctx context.Context, from, to time.Time, by string) ([]DailyRow, error) {
+	if !slices.Contains(FunnelGroups, by) {
+		return nil, fmt.Errorf("counting referrals per day: by %q: must be campaign, channel or ref", by)
+	}
+	text, err := Query("referrals_daily_by")
+	if err != nil {
+		return nil, err
+	}
+	q, err := BindQuery(text, map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli(), "by": by})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.queries.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("counting referrals per day by %s: %w", by, err)
+	}
+	defer rows.Close()
+	var out []DailyRow
+	for rows.Next() {
+		var r DailyRow
+		if err := rows.Scan(&r.Day, &r.Name, &r.Referrals); err != nil {
+			return nil, fmt.Errorf("reading referrals per day by %s: %w", by, err)
+		}
+		r.Day = r.Day.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading referrals per day by %s: %w", by, err)
+	}
+	return out, nil
+}

@@ -221,6 +221,39 @@ func TestIntegrationCampaignRollups(t *testing.T) {
 			{Name: "autumn", FirstTouch: 0, LastTouch: 1},
 		}},
 	}
+	// Referrals per day (t0 is 2024-03-10): spring's four and psid-3's
+	// summer on the first day; autumn on the 13th; summer and winter on the
+	// 14th.
+	daily := []struct {
+		by   string
+		want []chstore.DailyRow
+	}{
+		{"campaign", []chstore.DailyRow{
+			{Day: date(2024, 3, 10), Name: "Spring 2024", Referrals: 4},
+			{Day: date(2024, 3, 10), Name: "Summer", Referrals: 1},
+			{Day: date(2024, 3, 13), Name: "Autumn", Referrals: 1},
+			{Day: date(2024, 3, 14), Name: chstore.Uncataloged, Referrals: 1},
+			{Day: date(2024, 3, 14), Name: "Summer", Referrals: 1},
+		}},
+		{"channel", []chstore.DailyRow{
+			{Day: date(2024, 3, 10), Name: "qr", Referrals: 5},
+			{Day: date(2024, 3, 13), Name: "bio", Referrals: 1},
+			{Day: date(2024, 3, 14), Name: chstore.Uncataloged, Referrals: 1},
+			{Day: date(2024, 3, 14), Name: "qr", Referrals: 1},
+		}},
+	}
+	for _, tt := range daily {
+		t.Run("referrals per day by "+tt.by, func(t *testing.T) {
+			got, err := e.store.ReferralsDaily(ctx, from, to, tt.by)
+			if err != nil {
+				t.Fatalf("ReferralsDaily: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ReferralsDaily by %s (-want +got):\n%s", tt.by, diff)
+			}
+		})
+	}
+
 	for _, tt := range attribution {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := e.store.Attribution(ctx, from, to, tt.by)

@@ -22,8 +22,9 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 
   // Times are rendered in UTC on the server; show them in the reader's zone.
+  // Days (datetime without a time) are UTC days and stay as they are.
   var fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-  document.querySelectorAll("time[datetime]").forEach(function (t) {
+  document.querySelectorAll('time[datetime*="T"]').forEach(function (t) {
     var d = new Date(t.getAttribute("datetime"));
     if (!isNaN(d)) {
       t.title = t.textContent;
