@@ -87,7 +87,8 @@ func (s *server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	writeError(w, http.StatusInternalServerError, "internal error; the console's log says more")
 }
 
-// defaultPage and the cap of limit for GET /api/v1/links.
+// defaultPage is the page size of GET /api/v1/links without a limit; the cap
+// is chstore.MaxLinksPage.
 const defaultPage = 50
 
 // listLinksAPI is GET /api/v1/links?limit=&offset=&campaign=&archived=:
