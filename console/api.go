@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,8 +178,11 @@ const (
 	defaultQRSize = 512
 )
 
-// qrCode reads the level and builds the QR code of the request's link.
-func (s *server) qrCode(w http.ResponseWriter, r *http.Request) (*links.QRCode, links.Link, bool) {
+// qrCode reads the level and builds the QR code of the request's link. The
+// image depends only on the link's URL and on variant (format and size), so
+// that is its ETag: a browser showing the same QR code again gets a 304
+// before anything is drawn. ok is false when qrCode answered itself.
+func (s *server) qrCode(w http.ResponseWriter, r *http.Request, variant ...string) (*links.QRCode, links.Link, bool) {
 	l, ok := s.lookup(w, r)
 	if !ok {
 		return nil, l, false
@@ -185,6 +190,14 @@ func (s *server) qrCode(w http.ResponseWriter, r *http.Request) (*links.QRCode, 
 	level := links.QRLevel(strings.ToUpper(r.URL.Query().Get("level")))
 	if !slices.Contains([]links.QRLevel{"", links.QRLevelM, links.QRLevelQ, links.QRLevelH}, level) {
 		writeError(w, http.StatusBadRequest, "level: must be M, Q or H (error correction)")
+		return nil, l, false
+	}
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{l.URL, string(level)}, variant...), "\n")))
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
 		return nil, l, false
 	}
 	code, err := links.NewQRCode(l.URL, links.QROptions{Level: level})
@@ -202,7 +215,7 @@ func (s *server) qrPNG(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error()+" (pixels)")
 		return
 	}
-	code, l, ok := s.qrCode(w, r)
+	code, l, ok := s.qrCode(w, r, "png", strconv.Itoa(size))
 	if !ok {
 		return
 	}
@@ -213,19 +226,17 @@ func (s *server) qrPNG(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Content-Disposition", `inline; filename="`+l.Ref+`.png"`)
-	w.Header().Set("Cache-Control", "private, no-cache")
 	w.Write(b)
 }
 
 // qrSVG is GET /api/v1/links/{ref}/qr.svg?level=M|Q|H.
 func (s *server) qrSVG(w http.ResponseWriter, r *http.Request) {
-	code, l, ok := s.qrCode(w, r)
+	code, l, ok := s.qrCode(w, r, "svg")
 	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Content-Disposition", `inline; filename="`+l.Ref+`.svg"`)
-	w.Header().Set("Cache-Control", "private, no-cache")
 	w.Write(code.SVG())
 }
 

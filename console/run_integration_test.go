@@ -239,6 +239,29 @@ func TestIntegrationAPILinks(t *testing.T) {
 		if status != http.StatusOK || header.Get("Content-Type") != "image/svg+xml" || !bytes.Contains(body, []byte("<svg")) {
 			t.Errorf("qr.svg = %d %s", status, header.Get("Content-Type"))
 		}
+		// The same image again: 304 for the ETag the browser holds; another
+		// size is another image.
+		if header.Get("ETag") == "" {
+			t.Errorf("qr.svg has no ETag")
+		}
+		_, _, pngHeader := c.do(t, "GET", "/api/v1/links/spring_qr/qr.png?size=300", "")
+		req, err := http.NewRequest("GET", c.base+"/api/v1/links/spring_qr/qr.png?size=300", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("If-None-Match", pngHeader.Get("ETag"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified {
+			t.Errorf("qr.png with its ETag = %d, want 304", resp.StatusCode)
+		}
+		if _, _, other := c.do(t, "GET", "/api/v1/links/spring_qr/qr.png?size=301", ""); other.Get("ETag") == pngHeader.Get("ETag") {
+			t.Errorf("qr.png of another size has the same ETag %s", other.Get("ETag"))
+		}
 		for _, q := range []string{"size=10", "size=abc", "size=5000"} {
 			status, body, _ := c.do(t, "GET", "/api/v1/links/spring_qr/qr.png?"+q, "")
 			if status != http.StatusBadRequest || !strings.HasPrefix(decode[map[string]string](t, body)["error"], "size: ") {
