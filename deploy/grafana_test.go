@@ -29,13 +29,15 @@ const (
 // to what a Grafana dashboard knows: its time range, as Unix ms (${__from},
 // ${__to}) or as UTC days (the dashboard's time zone is UTC, like the tables),
 // and, for open_windows, the server's clock, since its state is the latest
-// whatever the range. Each keeps the declared type, as chstore.BindQuery does.
+// whatever the range; the links catalog's roll-ups group by campaign. Each keeps the declared type, as chstore.BindQuery does.
 var grafanaParams = map[string]string{
 	"from_ms:Int64":   "toInt64(${__from})",
 	"to_ms:Int64":     "toInt64(${__to})",
 	"now_ms:Int64":    "(toInt64(toUnixTimestamp(now())) * 1000)",
 	"from_day:String": "'${__from:date:YYYY-MM-DD}'",
 	"to_day:String":   "'${__to:date:YYYY-MM-DD}'",
+	// The catalog roll-ups, by campaign: the marketers' view.
+	"by:String": "'campaign'",
 }
 
 // placeholderRE matches a query parameter, as in chstore.BindQuery.
@@ -67,6 +69,8 @@ var panels = []dashboardPanel{
 	{title: "Attribution: first and last touch", query: "attribution", unit: "short", x: 0, y: 18, w: 12, h: 10},
 	{title: "Open 24-hour windows (now)", query: "open_windows", x: 12, y: 18, w: 12, h: 10},
 	{title: "Campaigns per day", query: "campaign_daily", unit: "short", x: 0, y: 28, w: 24, h: 10},
+	{title: "Funnel by campaign (links catalog)", query: "funnel_by", unit: "short", x: 0, y: 38, w: 16, h: 8},
+	{title: "Attribution by campaign", query: "attribution_by", unit: "short", x: 16, y: 38, w: 8, h: 8},
 }
 
 // grafanaSQL returns a query file with its parameters bound by grafanaParams.
