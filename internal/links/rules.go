@@ -57,8 +57,11 @@ func checkInstagramUsername(h string) error {
 	return nil
 }
 
-// checkPage accepts a Page's numeric id or its username: 5 to 50 letters,
-// digits and periods (Facebook's username rule).
+// checkPage accepts a Page's numeric id or its username: up to 50 letters,
+// digits, periods, underscores and hyphens. Facebook gives new Pages narrower
+// names (5 or more letters, digits and periods); reftrail refuses what cannot
+// be a name in an m.me link rather than every name Facebook would refuse
+// today, so that no existing Page's m.me name is turned away.
 func checkPage(h string) error {
 	if h == "" {
 		return fieldErr("handle", "the Page's username or id is missing")
@@ -70,12 +73,12 @@ func checkPage(h string) error {
 		}
 		return nil
 	}
-	if len(h) < 5 || len(h) > 50 {
-		return fieldErr("handle", "a Page username has 5 to 50 characters (or use the Page's numeric id)")
+	if len(h) > 50 {
+		return fieldErr("handle", "a Page username has at most 50 characters (or use the Page's numeric id)")
 	}
 	for _, r := range h {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.') {
-			return fieldErr("handle", "a Page username has only letters, digits and periods, not %q", r)
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fieldErr("handle", "a Page username has only letters, digits, periods, underscores and hyphens, not %q", r)
 		}
 	}
 	return nil
