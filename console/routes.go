@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -8,7 +9,8 @@ import (
 )
 
 // NewServer returns the console's routes: the pages, their assets, the login,
-// and the JSON API. /healthz, /readyz and /metrics are on METRICS_ADDR (run).
+// /healthz, and the JSON API. /healthz, /readyz and /metrics are on
+// METRICS_ADDR too (run).
 // Methods other than those listed get 405, unknown paths 404 (in JSON under
 // /api/, see apiErrors).
 func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger) (http.Handler, error) {
@@ -27,6 +29,9 @@ func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("GET /assets/{version}/{file}", s.asset)
+	// Liveness here too, for a proxy's health check; readiness and metrics
+	// stay on METRICS_ADDR.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 
 	// The API, for programs: JSON, Authorization: Bearer (or the pages' cookie).
 	mux.Handle("POST /api/v1/links", s.api(s.createLinkAPI))

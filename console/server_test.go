@@ -89,6 +89,15 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+func TestHealthzNeedsNoToken(t *testing.T) {
+	h, _ := newTestHandler(t, testToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
+		t.Errorf("GET /healthz = %d %q, want 200 ok", rec.Code, rec.Body.String())
+	}
+}
+
 func TestAssets(t *testing.T) {
 	h, s := newTestHandler(t, "")
 	tests := []struct {
