@@ -6,7 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
 
+	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/httpserver"
 	"github.com/reftrail/reftrail/internal/obs"
@@ -31,24 +36,65 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := obs.NewLogger(stdout, "console", cfg.LogLevel)
 	reg := obs.NewRegistry()
 
-	store, err := chstore.Open(ctx, cfg.ClickHouse)
-	if err != nil {
-		return err
+	// The pages and the API start once ClickHouse answers and is migrated;
+	// until then METRICS_ADDR answers /readyz with 503.
+	var ready atomic.Pointer[chstore.Store]
+	readyCheck := func(ctx context.Context) error {
+		store := ready.Load()
+		if store == nil {
+			return errors.New("ClickHouse not connected or migrated yet")
+		}
+		return store.Ping(ctx)
 	}
-	defer store.Close()
-	// The console writes the links table, which a sink of an older release
-	// would not have created; migrating is safe beside running sinks.
-	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
-		return err
-	}
-
-	handler, err := NewServer(cfg, store, newMetrics(reg), logger)
-	if err != nil {
-		return err
-	}
-	srv := httpserver.New(handler, logger)
-	admin := httpserver.New(obs.AdminHandler(reg, store.Ping, logger), logger)
+	admin := httpserver.New(obs.AdminHandler(reg, readyCheck, logger), logger)
 	return httpserver.ServeWhile(ctx, admin, cfg.MetricsAddr, logger, func(ctx context.Context) error {
-		return httpserver.Serve(ctx, srv, cfg.Addr, logger)
+		store, err := openStore(ctx, cfg, logger)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		defer store.Close()
+		handler, err := NewServer(cfg, store, newMetrics(reg), logger)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+		}
+		// Ready only once the pages' address accepts connections.
+		ready.Store(store)
+		return httpserver.ServeListener(ctx, httpserver.New(handler, logger), ln, logger)
 	})
+}
+
+// Retry delays while ClickHouse does not answer: it may start after the
+// console, as it may after sink.
+const (
+	minBackoff = 200 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// openStore connects to ClickHouse and applies the migrations (the console
+// writes the links table, which a sink of an older release would not have
+// created; migrating beside running sinks is safe), retrying with backoff
+// until both succeed or ctx ends.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*chstore.Store, error) {
+	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
+	for {
+		store, err := chstore.Open(ctx, cfg.ClickHouse)
+		if err == nil {
+			if err = store.Migrate(ctx, chstore.MigrateOptions{}); err == nil {
+				return store, nil
+			}
+			store.Close()
+		}
+		wait := retry.Next()
+		logger.Warn("ClickHouse not ready; retrying", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, wait) {
+			return nil, ctx.Err()
+		}
+	}
 }

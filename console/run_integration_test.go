@@ -32,11 +32,19 @@ type console struct {
 }
 
 // startConsole runs the console with env on top of its ClickHouse settings
-// and stops it when t ends.
+// (the shared server, a database of its own) and stops it when t ends; it
+// returns once the console is ready.
 func startConsole(t *testing.T, env map[string]string) *console {
 	t.Helper()
 	srv := chtest.Start(t)
-	db := srv.NewDatabase(t)
+	c := runConsole(t, srv, srv.NewDatabase(t), env)
+	testenv.WaitReadyz(t, c.metrics, http.StatusOK, 60*time.Second)
+	return c
+}
+
+// runConsole starts the console on srv's database db without waiting for it.
+func runConsole(t *testing.T, srv *chtest.Server, db string, env map[string]string) *console {
+	t.Helper()
 	c := &console{
 		base: "http://" + testenv.FreeAddr(t), metrics: "http://" + testenv.FreeAddr(t), token: env["CONSOLE_TOKEN"],
 		chcfg: chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password},
@@ -57,8 +65,22 @@ func startConsole(t *testing.T, env map[string]string) *console {
 			t.Errorf("run: %v", err)
 		}
 	})
-	testenv.WaitReadyz(t, c.metrics, http.StatusOK, 60*time.Second)
 	return c
+}
+
+func TestIntegrationWaitsForClickHouse(t *testing.T) {
+	t.Parallel()
+	srv := chtest.StartLocal(t)
+	srv.Stop(t)
+	// The database does not exist yet either: the console creates it.
+	c := runConsole(t, srv, "reftrail_console_wait", nil)
+	testenv.WaitReadyz(t, c.metrics, http.StatusServiceUnavailable, 30*time.Second)
+	srv.Restart(t)
+	testenv.WaitReadyz(t, c.metrics, http.StatusOK, 60*time.Second)
+	body := `{"platform":"instagram","handle":"shop","ref":"late","campaign":"Late"}`
+	if status, b, _ := c.do(t, "POST", "/api/v1/links", body); status != http.StatusCreated {
+		t.Errorf("POST after ClickHouse came up = %d %s, want 201", status, b)
+	}
 }
 
 // do sends a request with the token (when the console has one) and returns
