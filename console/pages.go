@@ -166,7 +166,7 @@ func (s *server) linksPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) renderLinks(w http.ResponseWriter, r *http.Request, status int, data linksPageData) {
 	page, err := strconv.Atoi(r.URL.Query().Get("page"))
-	if err != nil || page < 1 {
+	if err != nil || page < 1 || page > 1<<20 {
 		page = 1
 	}
 	ls, err := s.store.Links(r.Context(), chstore.LinkFilter{Limit: linksPerPage + 1, Offset: (page - 1) * linksPerPage})
