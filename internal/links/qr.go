@@ -117,7 +117,9 @@ func (c *QRCode) PNG(size int) ([]byte, error) {
 		}
 	}
 	var b bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&b, img); err != nil {
+	// Default compression: for a 4096-pixel version 40 code, BestCompression
+	// made 20 KB instead of 23 KB but took 1.6 s instead of 0.5 s (one run).
+	if err := (&png.Encoder{CompressionLevel: png.DefaultCompression}).Encode(&b, img); err != nil {
 		return nil, fmt.Errorf("encoding PNG: %w", err)
 	}
 	return b.Bytes(), nil
