@@ -14,10 +14,13 @@ package chlocal
 import (
 	"context"
 	"fmt"
+	"html"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +44,45 @@ type Ports struct {
 	Native int
 	// HTTP is the HTTP interface's port; ClickHouse's own default is 8123.
 	HTTP int
+	// Interserver is the port replicas fetch parts from (ClickHouse's default
+	// 9009); only a replica (NewReplica) needs one.
+	Interserver int
+}
+
+// Replication makes a server one replica of the single shard of a cluster,
+// coordinated by ZooKeeper: what migrations ON CLUSTER and Replicated* engines
+// need.
+type Replication struct {
+	// Cluster names the cluster in remote_servers (the CLICKHOUSE_CLUSTER of
+	// the services).
+	Cluster string
+	// Replicas are the host:port native addresses of every replica of the
+	// shard, this server's included.
+	Replicas []string
+	// ZooKeeper are the host:port addresses of the ZooKeeper ensemble.
+	ZooKeeper []string
+	// Shard and Replica are the {shard} and {replica} macros; Replica must
+	// differ between the servers of a shard.
+	Shard, Replica string
+}
+
+// clusterNameRE is what remote_servers takes as an element name and ON
+// CLUSTER as an unquoted name.
+var clusterNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (r Replication) validate() error {
+	if r.Cluster == "" || r.Shard == "" || r.Replica == "" || len(r.Replicas) == 0 || len(r.ZooKeeper) == 0 {
+		return fmt.Errorf("replication %+v needs a cluster, shard, replica, replicas and ZooKeeper", r)
+	}
+	if !clusterNameRE.MatchString(r.Cluster) {
+		return fmt.Errorf("cluster name %q must match %s", r.Cluster, clusterNameRE)
+	}
+	for _, addr := range append(append([]string{}, r.Replicas...), r.ZooKeeper...) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("replication address %q: %w", addr, err)
+		}
+	}
+	return nil
 }
 
 // Server is a ClickHouse server process on its own directory. Create it with
@@ -50,6 +92,7 @@ type Server struct {
 	argv  []string
 	dir   string
 	ports Ports
+	repl  *Replication // nil for a single server
 
 	mu   sync.Mutex
 	proc *process // the running server, nil when stopped
@@ -59,6 +102,23 @@ type Server struct {
 // existing data kept) and returns a stopped Server that runs argv, the command
 // line from FindBinary.
 func New(argv []string, dir string, ports Ports) (*Server, error) {
+	return newServer(argv, dir, ports, nil)
+}
+
+// NewReplica is New for one replica of a cluster: its configuration adds
+// remote_servers, zookeeper, macros, distributed_ddl and the interserver port
+// (ports.Interserver, required).
+func NewReplica(argv []string, dir string, ports Ports, repl Replication) (*Server, error) {
+	if err := repl.validate(); err != nil {
+		return nil, fmt.Errorf("creating a ClickHouse replica: %w", err)
+	}
+	if ports.Interserver <= 0 || ports.Interserver == ports.Native || ports.Interserver == ports.HTTP {
+		return nil, fmt.Errorf("creating a ClickHouse replica: interserver port of %+v must be a positive number of its own", ports)
+	}
+	return newServer(argv, dir, ports, &repl)
+}
+
+func newServer(argv []string, dir string, ports Ports, repl *Replication) (*Server, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("creating a ClickHouse server: no command to run")
 	}
@@ -72,7 +132,7 @@ func New(argv []string, dir string, ports Ports) (*Server, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the ClickHouse directory: %w", err)
 	}
-	s := &Server{argv: argv, dir: abs, ports: ports}
+	s := &Server{argv: argv, dir: abs, ports: ports, repl: repl}
 	if err := s.writeConfig(); err != nil {
 		return nil, err
 	}
@@ -189,7 +249,7 @@ func WaitReady(ctx context.Context, addr, username, password string, timeout tim
 // writeConfig writes config.xml and users.xml: listen on 127.0.0.1 only,
 // everything under s.dir, UTC, small caches, a passwordless default user. The
 // <yandex> root is what 18.16 reads; current releases still accept it. No
-// interserver port: a single server replicates nothing.
+// interserver port for a single server: it replicates nothing.
 func (s *Server) writeConfig() error {
 	config := fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
@@ -215,8 +275,8 @@ func (s *Server) writeConfig() error {
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <max_concurrent_queries>200</max_concurrent_queries>
     <mlock_executable>false</mlock_executable>
-</yandex>
-`, s.dir, s.ports.Native, s.ports.HTTP)
+%[4]s</yandex>
+`, s.dir, s.ports.Native, s.ports.HTTP, s.replicationConfig())
 	users := `<?xml version="1.0"?>
 <yandex>
     <profiles>
@@ -253,6 +313,35 @@ func (s *Server) writeConfig() error {
 		return fmt.Errorf("writing ClickHouse users.xml: %w", err)
 	}
 	return nil
+}
+
+// replicationConfig is the part of config.xml that makes a replica, empty
+// for a single server. Replicas find each other's interserver port through
+// ZooKeeper, where each registers interserver_http_host: 127.0.0.1, so that
+// fetches stay on loopback. The DDL queue of ON CLUSTER queries lives in
+// ZooKeeper too.
+func (s *Server) replicationConfig() string {
+	if s.repl == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "    <interserver_http_host>127.0.0.1</interserver_http_host>\n")
+	fmt.Fprintf(&b, "    <interserver_http_port>%d</interserver_http_port>\n", s.ports.Interserver)
+	fmt.Fprintf(&b, "    <remote_servers>\n        <%s>\n            <shard>\n                <internal_replication>true</internal_replication>\n", s.repl.Cluster)
+	for _, addr := range s.repl.Replicas {
+		host, port, _ := net.SplitHostPort(addr)
+		fmt.Fprintf(&b, "                <replica><host>%s</host><port>%s</port></replica>\n", html.EscapeString(host), port)
+	}
+	fmt.Fprintf(&b, "            </shard>\n        </%s>\n    </remote_servers>\n", s.repl.Cluster)
+	b.WriteString("    <zookeeper>\n")
+	for _, addr := range s.repl.ZooKeeper {
+		host, port, _ := net.SplitHostPort(addr)
+		fmt.Fprintf(&b, "        <node><host>%s</host><port>%s</port></node>\n", html.EscapeString(host), port)
+	}
+	b.WriteString("    </zookeeper>\n")
+	fmt.Fprintf(&b, "    <macros><shard>%s</shard><replica>%s</replica></macros>\n", html.EscapeString(s.repl.Shard), html.EscapeString(s.repl.Replica))
+	b.WriteString("    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\n")
+	return b.String()
 }
 
 // logTail returns the end of the server's error log and stdout, for errors.
