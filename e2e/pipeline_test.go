@@ -6,10 +6,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,22 +52,27 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 }
 
-// pipeline is one reftrail: a Kafka, a ClickHouse database and the three
+// pipeline is one reftrail: a Kafka, a ClickHouse database and the
 // services, each a child process stopped when the test ends.
 type pipeline struct {
-	t        testing.TB
-	ch       *chtest.Server
-	db       string
-	logDir   string
-	services map[string]*service
+	t       testing.TB
+	ch      *chtest.Server // nil when sink writes elsewhere (a cluster)
+	db      string
+	brokers string
+	// common is every service's environment; chEnv is sink's ClickHouse.
+	common, chEnv []string
+	logDir        string
+	services      map[string]*service
 	// ingestAddr is ingest's public port; its services entry has the
 	// METRICS_ADDR that serves /readyz.
 	ingestAddr string
 }
 
-// service is one service binary and the environment it runs with.
+// service is one instance of a service binary and the environment it runs
+// with.
 type service struct {
-	name    string
+	name    string // "enrich", or "enrich-2" when several run
+	bin     string // "enrich"
 	env     []string
 	addr    string // serves /readyz
 	logPath string
@@ -72,29 +80,54 @@ type service struct {
 	exited  chan struct{}
 }
 
-// newPipeline starts the services on a new database of ch; sinkEnv overrides
-// sink's settings (FLUSH_INTERVAL=200ms unless given).
+// newPipeline starts one instance of each service on a new database of ch;
+// sinkEnv overrides sink's settings (FLUSH_INTERVAL=200ms unless given).
 func newPipeline(t testing.TB, ch *chtest.Server, sinkEnv ...string) *pipeline {
 	t.Helper()
-	brokers := strings.Join(kafkatest.Brokers(t), ",")
-	p := &pipeline{t: t, ch: ch, db: ch.NewDatabase(t), logDir: t.TempDir(), services: map[string]*service{}}
-	common := []string{"KAFKA_BROKERS=" + brokers, "TOPIC_PARTITIONS=3", "LOG_LEVEL=warn"}
-	ingestAddr, ingestMetricsAddr, enrichAddr, sinkAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	p.ingestAddr = ingestAddr
-	p.add("ingest", ingestMetricsAddr, append(common, "INGEST_ADDR="+ingestAddr, "METRICS_ADDR="+ingestMetricsAddr,
-		"META_APP_SECRETS="+appSecret, "META_VERIFY_TOKEN=e2e-token"))
-	p.add("enrich", enrichAddr, append(common, "METRICS_ADDR="+enrichAddr, "ENRICH_TRANSACTIONAL_ID=e2e-"+p.db))
-	p.add("sink", sinkAddr, append(append(common, "METRICS_ADDR="+sinkAddr, "CLICKHOUSE_ADDR="+ch.Addr, "CLICKHOUSE_DATABASE="+p.db,
-		"CLICKHOUSE_USERNAME="+ch.Username, "CLICKHOUSE_PASSWORD="+ch.Password, "FLUSH_INTERVAL=200ms"), sinkEnv...))
+	db := ch.NewDatabase(t)
+	p := preparePipeline(t, db, 3, []string{"CLICKHOUSE_ADDR=" + ch.Addr, "CLICKHOUSE_DATABASE=" + db,
+		"CLICKHOUSE_USERNAME=" + ch.Username, "CLICKHOUSE_PASSWORD=" + ch.Password})
+	p.ch = ch
+	p.addEnrich("enrich")
+	p.addSink("sink", sinkEnv...)
 	for _, name := range []string{"ingest", "enrich", "sink"} {
 		p.start(name)
 	}
 	return p
 }
 
-func (p *pipeline) add(name, addr string, env []string) {
+// preparePipeline makes a Kafka whose topics get partitions, and ingest's
+// settings, and remembers chEnv (CLICKHOUSE_* of database db) for the sinks;
+// add the other services with addEnrich and addSink, then start each.
+func preparePipeline(t testing.TB, db string, partitions int, chEnv []string) *pipeline {
+	t.Helper()
+	brokers := strings.Join(kafkatest.Brokers(t), ",")
+	p := &pipeline{t: t, db: db, brokers: brokers, chEnv: chEnv, logDir: t.TempDir(), services: map[string]*service{},
+		common: []string{"KAFKA_BROKERS=" + brokers, "TOPIC_PARTITIONS=" + strconv.Itoa(partitions), "LOG_LEVEL=warn"}}
+	p.ingestAddr = testenv.FreeAddr(t)
+	metricsAddr := testenv.FreeAddr(t)
+	p.add("ingest", "ingest", metricsAddr, []string{"INGEST_ADDR=" + p.ingestAddr, "METRICS_ADDR=" + metricsAddr,
+		"META_APP_SECRETS=" + appSecret, "META_VERIFY_TOKEN=e2e-token"})
+	return p
+}
+
+// addEnrich adds an enrich instance whose transactional id, unique and
+// stable across its restarts, is derived from its name.
+func (p *pipeline) addEnrich(name string) {
+	addr := testenv.FreeAddr(p.t)
+	p.add(name, "enrich", addr, []string{"METRICS_ADDR=" + addr, "ENRICH_TRANSACTIONAL_ID=e2e-" + p.db + "-" + name})
+}
+
+// addSink adds a sink instance; env overrides its settings
+// (FLUSH_INTERVAL=200ms unless given).
+func (p *pipeline) addSink(name string, env ...string) {
+	addr := testenv.FreeAddr(p.t)
+	p.add(name, "sink", addr, slices.Concat([]string{"METRICS_ADDR=" + addr, "FLUSH_INTERVAL=200ms"}, p.chEnv, env))
+}
+
+func (p *pipeline) add(name, bin, addr string, env []string) {
 	p.services[name] = &service{
-		name: name, addr: addr, env: append(os.Environ(), env...),
+		name: name, bin: bin, addr: addr, env: append(append(os.Environ(), p.common...), env...),
 		logPath: filepath.Join(p.logDir, name+".log"),
 	}
 }
@@ -107,7 +140,7 @@ func (p *pipeline) start(name string) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	s.cmd = exec.Command(filepath.Join(binDir, name))
+	s.cmd = exec.Command(filepath.Join(binDir, s.bin))
 	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
@@ -174,6 +207,17 @@ func (p *pipeline) logTail(s *service) string {
 	return string(b)
 }
 
+// logTails returns the log tails of every instance of bin.
+func (p *pipeline) logTails(bin string) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(p.services)) {
+		if s := p.services[name]; s.bin == bin {
+			fmt.Fprintf(&b, "%s log:\n%s\n", name, p.logTail(s))
+		}
+	}
+	return b.String()
+}
+
 func (p *pipeline) ingestURL() string { return "http://" + p.ingestAddr + "/webhook" }
 
 // send posts the plan's webhooks through ingest, retrying 503s as Meta does.
@@ -224,8 +268,14 @@ func (p *pipeline) stored(ctx context.Context, conn driver.Conn) (stored, error)
 // funnel query against the plan.
 func (p *pipeline) checkStored(want traffic.Expected, timeout time.Duration) {
 	p.t.Helper()
+	p.checkStoredIn(p.ch.Conn(p.t, p.db), want, timeout)
+}
+
+// checkStoredIn is checkStored reading through conn, whose default database
+// is the pipeline's.
+func (p *pipeline) checkStoredIn(conn driver.Conn, want traffic.Expected, timeout time.Duration) {
+	p.t.Helper()
 	ctx := context.Background()
-	conn := p.ch.Conn(p.t, p.db)
 	wantStored := stored{Events: want.Events, DeadLetters: want.DeadLetters}
 	var got stored
 	var err error
@@ -236,8 +286,8 @@ func (p *pipeline) checkStored(want traffic.Expected, timeout time.Duration) {
 			break
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("after %s ClickHouse holds (-want +got):\n%s(err %v)\nsink log:\n%s",
-				timeout, cmp.Diff(wantStored, got), err, p.logTail(p.services["sink"]))
+			p.t.Fatalf("after %s ClickHouse holds (-want +got):\n%s(err %v)\n%s",
+				timeout, cmp.Diff(wantStored, got), err, p.logTails("sink"))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
