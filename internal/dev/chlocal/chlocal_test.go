@@ -55,3 +55,59 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func TestNewReplica(t *testing.T) {
+	good := Replication{Cluster: "reftrail", Replicas: []string{"127.0.0.1:19000", "127.0.0.1:19001"},
+		ZooKeeper: []string{"127.0.0.1:2181"}, Shard: "01", Replica: "r1"}
+	ports := Ports{Native: 19000, HTTP: 18123, Interserver: 19009}
+	tests := []struct {
+		name    string
+		ports   Ports
+		edit    func(r *Replication)
+		wantErr string
+	}{
+		{name: "no interserver port", ports: Ports{Native: 19000, HTTP: 18123}, wantErr: "interserver port"},
+		{name: "interserver port taken", ports: Ports{Native: 19000, HTTP: 18123, Interserver: 18123}, wantErr: "interserver port"},
+		{name: "no ZooKeeper", ports: ports, edit: func(r *Replication) { r.ZooKeeper = nil }, wantErr: "needs a cluster"},
+		{name: "no replica macro", ports: ports, edit: func(r *Replication) { r.Replica = "" }, wantErr: "needs a cluster"},
+		{name: "cluster name not an identifier", ports: ports, edit: func(r *Replication) { r.Cluster = "a<b" }, wantErr: "cluster name"},
+		{name: "replica without a port", ports: ports, edit: func(r *Replication) { r.Replicas = []string{"127.0.0.1"} }, wantErr: "replication address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := good
+			if tt.edit != nil {
+				tt.edit(&r)
+			}
+			_, err := NewReplica([]string{"clickhouse-server"}, t.TempDir(), tt.ports, r)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("NewReplica error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+
+	dir := t.TempDir()
+	if _, err := NewReplica([]string{"clickhouse-server"}, dir, ports, good); err != nil {
+		t.Fatalf("NewReplica: %v", err)
+	}
+	config := readFile(t, dir+"/config.xml")
+	for _, want := range []string{
+		"<interserver_http_port>19009</interserver_http_port>",
+		"<reftrail>",
+		"<replica><host>127.0.0.1</host><port>19000</port></replica>",
+		"<replica><host>127.0.0.1</host><port>19001</port></replica>",
+		"<node><host>127.0.0.1</host><port>2181</port></node>",
+		"<macros><shard>01</shard><replica>r1</replica></macros>",
+		"<distributed_ddl>",
+	} {
+		if !strings.Contains(config, want) {
+			t.Errorf("config.xml lacks %q:\n%s", want, config)
+		}
+	}
+	if _, err := New([]string{"clickhouse-server"}, dir, Ports{Native: 19000, HTTP: 18123}); err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if config := readFile(t, dir+"/config.xml"); strings.Contains(config, "zookeeper") {
+		t.Errorf("a single server's config.xml names ZooKeeper:\n%s", config)
+	}
+}
