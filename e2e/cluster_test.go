@@ -12,8 +12,10 @@ import (
 // TestIntegrationPipelineCluster runs the pipeline against two ClickHouse
 // replicas of one shard (CLICKHOUSE_CLUSTER set, so sink migrates ON CLUSTER
 // with replicated engines) with sink writing through the first. The second
-// replica is stopped halfway through the stream; once restarted it catches
-// up, and the queries read exactly the plan from it.
+// replica is stopped halfway through the stream, and sink is SIGKILLed and
+// restarted meanwhile: with nothing to migrate it must start without the
+// missing replica. Once restarted, the replica catches up, and the queries
+// read exactly the plan from it.
 func TestIntegrationPipelineCluster(t *testing.T) {
 	c := chcluster.Start(t, 2)
 	writer, reader := c.Replicas[0], c.Replicas[1]
@@ -37,6 +39,8 @@ func TestIntegrationPipelineCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	reader.Stop(t)
+	p.kill("sink")
+	p.start("sink")
 	if err := p.send(context.Background(), webhooks[half:], opts); err != nil {
 		t.Fatal(err)
 	}

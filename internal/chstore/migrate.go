@@ -77,6 +77,11 @@ var (
 // to run twice, and a released file is never edited (its checksum is compared
 // with the recorded one, and a mismatch is an error). Versions recorded by a
 // newer release are ignored, so an older sink can start during a rolling deploy.
+//
+// With a cluster, every statement waits for every replica (ON CLUSTER, up to
+// the server's distributed_ddl_task_timeout, 180 s by default), so applying a
+// migration needs all replicas up; once all are recorded, Migrate only reads
+// schema_migrations and starts with a replica down.
 func Migrate(ctx context.Context, conn driver.Conn, database string, opts MigrateOptions) error {
 	if !identRE.MatchString(database) {
 		return fmt.Errorf("migrating: database name %q must match %s", database, identRE)
@@ -93,27 +98,17 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, opts Migrat
 	}
 	r := renderer{database: database, opts: opts}
 
-	setup, err := r.render("setup", `CREATE DATABASE IF NOT EXISTS {{.Database}}{{.OnCluster}};
-CREATE TABLE IF NOT EXISTS {{.Database}}.schema_migrations{{.OnCluster}}
-(
-    version     UInt32,
-    name        String,
-    checksum    String,
-    applied_at  DateTime('UTC')
-)
-ENGINE = {{engine "ReplacingMergeTree" "schema_migrations" "applied_at"}}
-ORDER BY version;
-`)
-	if err != nil {
-		return fmt.Errorf("migrating: %w", err)
-	}
-	if err := execAll(ctx, conn, setup); err != nil {
-		return fmt.Errorf("migrating: creating schema_migrations: %w", err)
-	}
-
+	// With every migration recorded there is nothing to create, and no ON
+	// CLUSTER statement runs: such a statement waits for every replica, so a
+	// sink restarting while one is down would hang in it.
 	applied, err := appliedMigrations(ctx, conn, database)
-	if err != nil {
-		return fmt.Errorf("migrating: %w", err)
+	if err != nil || pending(migrations, applied) {
+		if err := r.setup(ctx, conn); err != nil {
+			return fmt.Errorf("migrating: creating schema_migrations: %w", err)
+		}
+		if applied, err = appliedMigrations(ctx, conn, database); err != nil {
+			return fmt.Errorf("migrating: %w", err)
+		}
 	}
 	for _, m := range migrations {
 		if sum, ok := applied[m.version]; ok {
@@ -134,6 +129,35 @@ ORDER BY version;
 		}
 	}
 	return nil
+}
+
+// setup creates the database and its schema_migrations table.
+func (r renderer) setup(ctx context.Context, conn driver.Conn) error {
+	setup, err := r.render("setup", `CREATE DATABASE IF NOT EXISTS {{.Database}}{{.OnCluster}};
+CREATE TABLE IF NOT EXISTS {{.Database}}.schema_migrations{{.OnCluster}}
+(
+    version     UInt32,
+    name        String,
+    checksum    String,
+    applied_at  DateTime('UTC')
+)
+ENGINE = {{engine "ReplacingMergeTree" "schema_migrations" "applied_at"}}
+ORDER BY version;
+`)
+	if err != nil {
+		return err
+	}
+	return execAll(ctx, conn, setup)
+}
+
+// pending reports whether a migration is missing from applied.
+func pending(migrations []migration, applied map[uint32]string) bool {
+	for _, m := range migrations {
+		if _, ok := applied[m.version]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // loadMigrations reads migrations/*.sql of fsys in version order.
