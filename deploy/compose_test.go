@@ -152,9 +152,38 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// composeOverrides are the example files meant to be added to
+// docker-compose.yml with -f; loadCompose merges them in, so every test checks
+// their services too, together with the base file's (unique ports, say).
+var composeOverrides = []string{"docs/examples/compose.scale.yml"}
+
+// loadCompose reads docker-compose.yml with composeOverrides merged in. An
+// override may only add services: merging keys into a base service is
+// Compose's business, which this test does not repeat.
 func loadCompose(t *testing.T) composeFile {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	f := parseCompose(t, "docker-compose.yml")
+	if len(f.Services) == 0 {
+		t.Fatal("docker-compose.yml: no services")
+	}
+	for _, path := range composeOverrides {
+		o := parseCompose(t, path)
+		for _, name := range sortedKeys(o.Services) {
+			if _, ok := f.Services[name]; ok {
+				t.Fatalf("%s overrides service %s of docker-compose.yml; this test only merges new services", path, name)
+			}
+			f.Services[name] = o.Services[name]
+		}
+		for _, name := range sortedKeys(o.Volumes) {
+			f.Volumes[name] = o.Volumes[name]
+		}
+	}
+	return f
+}
+
+func parseCompose(t *testing.T, path string) composeFile {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,14 +191,11 @@ func loadCompose(t *testing.T) composeFile {
 	dec.KnownFields(true) // for nested keys, such as a healthcheck's
 	var f composeFile
 	if err := dec.Decode(&f); err != nil {
-		t.Fatalf("parsing docker-compose.yml: %v", err)
+		t.Fatalf("parsing %s: %v", path, err)
 	}
-	checkExtensions(t, "top level", f.Extensions)
+	checkExtensions(t, path+", top level", f.Extensions)
 	for _, name := range sortedKeys(f.Services) {
-		checkExtensions(t, "service "+name, f.Services[name].Extensions)
-	}
-	if len(f.Services) == 0 {
-		t.Fatal("docker-compose.yml: no services")
+		checkExtensions(t, path+", service "+name, f.Services[name].Extensions)
 	}
 	return f
 }
@@ -178,7 +204,7 @@ func checkExtensions(t *testing.T, where string, keys map[string]any) {
 	t.Helper()
 	for _, key := range sortedKeys(keys) {
 		if !strings.HasPrefix(key, "x-") {
-			t.Errorf("docker-compose.yml, %s: unknown key %q (add it to composeService if Compose has it)", where, key)
+			t.Errorf("%s: unknown key %q (add it to composeService if Compose has it)", where, key)
 		}
 	}
 }
@@ -544,6 +570,34 @@ func TestComposeConsoleToken(t *testing.T) {
 	for _, p := range s.Ports {
 		if !strings.HasPrefix(p, "127.0.0.1:") {
 			t.Errorf("console publishes %s, want 127.0.0.1 only (a TLS proxy goes in front)", p)
+		}
+	}
+}
+
+// TestComposeInstanceIDs checks that every enrich container has a fixed
+// ENRICH_TRANSACTIONAL_ID of its own (the default derives from the hostname,
+// the container id, which changes when the container is recreated, so a new
+// container would not fence its predecessor's transaction), and that no two
+// sinks share a SINK_INSTANCE_ID: two members with one static id fence each
+// other.
+func TestComposeInstanceIDs(t *testing.T) {
+	f := loadCompose(t)
+	own := ownServices(t, f)
+	owner := map[string]string{} // "variable=value" -> service
+	for _, name := range sortedKeys(own) {
+		env := f.Services[name].Environment
+		if own[name] == "enrich" && env["ENRICH_TRANSACTIONAL_ID"] == "" {
+			t.Errorf("service %s: no ENRICH_TRANSACTIONAL_ID", name)
+		}
+		for _, v := range []string{"ENRICH_TRANSACTIONAL_ID", "SINK_INSTANCE_ID"} {
+			if env[v] == "" {
+				continue
+			}
+			key := v + "=" + env[v]
+			if other, ok := owner[key]; ok {
+				t.Errorf("services %s and %s share %s", other, name, key)
+			}
+			owner[key] = name
 		}
 	}
 }
