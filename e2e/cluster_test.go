@@ -23,7 +23,9 @@ func TestIntegrationPipelineCluster(t *testing.T) {
 	p := preparePipeline(t, db, 3, []string{"CLICKHOUSE_ADDR=" + writer.Addr, "CLICKHOUSE_DATABASE=" + db,
 		"CLICKHOUSE_CLUSTER=" + chcluster.Name})
 	p.addEnrich("enrich")
-	p.addSink("sink")
+	// A static member: the restarted sink takes its partitions back at once
+	// instead of after the killed one's session timeout.
+	p.addSink("sink", "SINK_INSTANCE_ID=e2e-sink")
 	for _, name := range []string{"ingest", "enrich", "sink"} {
 		p.start(name)
 	}
