@@ -76,8 +76,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if c.MetricsAddr == c.Addr {
 		env.Fail("METRICS_ADDR", "must differ from INGEST_ADDR: /metrics and /readyz stay off the public port")
 	}
-	if len(c.AppSecrets) == 0 {
-		env.Required("META_APP_SECRETS")
+	// A value of only commas and spaces parses to no secret at all, and then
+	// every POST would get 401. Failing on it quotes the value, which holds no
+	// secret.
+	if len(c.AppSecrets) == 0 && env.Required("META_APP_SECRETS") != "" {
+		env.Fail("META_APP_SECRETS", "holds no secret: a comma-separated list of App Secrets")
 	}
 	return c, env.Err()
 }

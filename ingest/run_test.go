@@ -345,6 +345,48 @@ func TestRejectsWithoutProducing(t *testing.T) {
 	}
 }
 
+// TestUnauthorizedLogsWhy checks that each 401 leaves a debug line saying why,
+// and that the signature header's value never reaches the log.
+func TestUnauthorizedLogsWhy(t *testing.T) {
+	logs := &syncBuffer{}
+	in := launchIngest(t, kafkatest.Brokers(t), map[string]string{"LOG_LEVEL": "debug"}, logs)
+	testenv.WaitReadyz(t, in.admin, http.StatusOK, 20*time.Second)
+	body := []byte(`{"object":"page","entry":[]}`)
+	wrong := meta.Sign("not-a-configured-secret", body)
+	tests := []struct {
+		name   string
+		header map[string]string
+		want   string
+	}{
+		{name: "no header", want: `"reason":"signature missing"`},
+		{name: "sha1 header", header: map[string]string{meta.SignatureHeader: "sha1=0123456789abcdef0123456789abcdef01234567"}, want: `"reason":"signature malformed"`},
+		{name: "unknown secret", header: map[string]string{meta.SignatureHeader: wrong}, want: `"reason":"no app secret matched"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, h := post(t, in.url, body, tt.header)
+			if status != http.StatusUnauthorized {
+				t.Fatalf("status = %d, want 401", status)
+			}
+			id := h.Get("X-Request-Id")
+			var line string
+			for l := range strings.SplitSeq(logs.String(), "\n") {
+				if strings.Contains(l, id) {
+					line = l
+				}
+			}
+			if !strings.Contains(line, `"level":"DEBUG"`) || !strings.Contains(line, tt.want) {
+				t.Errorf("log line of request %s = %q, want a DEBUG line with %s", id, line, tt.want)
+			}
+		})
+	}
+	for _, secretish := range []string{"0123456789abcdef0123456789abcdef01234567", strings.TrimPrefix(wrong, "sha256=")} {
+		if strings.Contains(logs.String(), secretish) {
+			t.Errorf("the log holds a signature header's value %s:\n%s", secretish, logs.String())
+		}
+	}
+}
+
 func TestKafkaDownAnswers503ThenRecovers(t *testing.T) {
 	dataDir := t.TempDir()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dataDir))
@@ -499,6 +541,7 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		want string
 	}{
 		{name: "no secrets", env: map[string]string{"META_VERIFY_TOKEN": "t"}, want: "setting META_APP_SECRETS: required but not set"},
+		{name: "secrets only commas and spaces", env: map[string]string{"META_APP_SECRETS": " , ", "META_VERIFY_TOKEN": "t"}, want: `setting META_APP_SECRETS=" , ": holds no secret: a comma-separated list of App Secrets`},
 		{name: "no verify token", env: map[string]string{"META_APP_SECRETS": "s"}, want: "setting META_VERIFY_TOKEN: required but not set"},
 		{name: "produce timeout past Meta's deadline", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "PRODUCE_TIMEOUT": "6s"}, want: `setting PRODUCE_TIMEOUT="6s": must be between 10ms and 4.5s`},
 		{name: "body limit not a number", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "MAX_BODY_BYTES": "4MB"}, want: `setting MAX_BODY_BYTES="4MB": not an integer`},

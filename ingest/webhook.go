@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -68,7 +69,7 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	// before reading it.
 	signature := r.Header.Get(meta.SignatureHeader)
 	if _, err := meta.ParseSignature(signature); err != nil {
-		h.logger.Debug("rejecting webhook", "request_id", requestID, "err", err)
+		h.logger.Debug("rejecting webhook", "request_id", requestID, "reason", unauthorizedReason(err))
 		w.Header().Set("Connection", "close")
 		h.reject(w, outcomeUnauthorized, http.StatusUnauthorized)
 		return
@@ -87,7 +88,7 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	h.metrics.receivedBytes.Add(float64(len(body)))
 
 	if err := h.verifier.Verify(signature, body); err != nil {
-		h.logger.Debug("rejecting webhook", "request_id", requestID, "err", err)
+		h.logger.Debug("rejecting webhook", "request_id", requestID, "reason", unauthorizedReason(err))
 		h.reject(w, outcomeUnauthorized, http.StatusUnauthorized)
 		return
 	}
@@ -122,6 +123,21 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	h.metrics.requests.WithLabelValues(outcome).Inc()
 	io.WriteString(w, "EVENT_RECEIVED")
+}
+
+// unauthorizedReason names why a signature was refused (missing, malformed,
+// no secret matched) for the debug log: what an operator needs to fix it,
+// without the header's value.
+func unauthorizedReason(err error) string {
+	switch {
+	case errors.Is(err, meta.ErrSignatureMissing):
+		return "signature missing"
+	case errors.Is(err, meta.ErrSignatureMalformed):
+		return "signature malformed"
+	case errors.Is(err, meta.ErrSignatureMismatch):
+		return "no app secret matched"
+	}
+	return err.Error()
 }
 
 func (h *webhookHandler) reject(w http.ResponseWriter, outcome string, status int) {
