@@ -13,8 +13,10 @@ package chlocal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -216,6 +218,49 @@ func (s *Server) Stop() error {
 		return fmt.Errorf("stopping ClickHouse (pid %d): %w", p.pid(), err)
 	}
 	return nil
+}
+
+// StopLeftover stops a server that an earlier run left on this directory,
+// for example after its parent was killed on a system without a parent-death
+// signal, and returns its pid, or 0 when there was none. ClickHouse writes
+// its pid to data/status while it runs and removes the file when it stops;
+// the process is stopped only if its command line runs this directory's
+// config.xml, so a pid the system has since given to another program is left
+// alone. When it cannot be stopped the error says what to run.
+func (s *Server) StopLeftover() (int, error) {
+	pid, err := statusPid(filepath.Join(s.dir, "data", "status"))
+	if err != nil || pid == 0 {
+		return 0, err
+	}
+	if !runsConfig(pid, filepath.Join(s.dir, "config.xml")) {
+		return 0, nil
+	}
+	if err := stopPid(pid, StopTimeout); err != nil {
+		return pid, fmt.Errorf("stopping the ClickHouse server (pid %d) left running on %s: %w; stop it with `kill %d` and start again", pid, s.dir, err, pid)
+	}
+	return pid, nil
+}
+
+// statusPid reads the "PID: n" line of ClickHouse's status file; 0 when the
+// file does not exist.
+func statusPid(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading ClickHouse's status file: %w", err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "PID:"); ok {
+			pid, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || pid <= 0 {
+				return 0, fmt.Errorf("reading ClickHouse's status file %s: bad PID line %q", path, strings.TrimSpace(line))
+			}
+			return pid, nil
+		}
+	}
+	return 0, nil
 }
 
 // WaitReady pings the native protocol at addr until the server answers,

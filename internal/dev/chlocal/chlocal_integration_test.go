@@ -76,3 +76,52 @@ func TestIntegrationStartStopKeepsData(t *testing.T) {
 		t.Errorf("reading the table after a restart: %v: the data directory was not kept", err)
 	}
 }
+
+// TestIntegrationStopLeftover starts a server as an earlier devstack would
+// have, then stops it through a second Server on the same directory, as the
+// next devstack does at start.
+func TestIntegrationStopLeftover(t *testing.T) {
+	argv, err := FindBinary()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("FindBinary: %v (and CI is set, so this fails instead of skipping)", err)
+		}
+		t.Skipf("FindBinary: %v", err)
+	}
+	var ports []int
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+	}
+	dir := t.TempDir()
+	earlier, err := New(argv, dir, Ports{Native: ports[0], HTTP: ports[1]})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { earlier.Stop() })
+	if err := earlier.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	pid := earlier.Pid()
+
+	next, err := New(argv, dir, Ports{Native: ports[0], HTTP: ports[1]})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	got, err := next.StopLeftover()
+	if err != nil || got != pid {
+		t.Fatalf("StopLeftover = %d, %v; want %d, nil", got, err, pid)
+	}
+	select {
+	case <-earlier.Exited():
+	default:
+		t.Errorf("the leftover server (pid %d) still runs after StopLeftover", pid)
+	}
+	if got, err := next.StopLeftover(); got != 0 || err != nil {
+		t.Errorf("StopLeftover with nothing left = %d, %v; want 0, nil", got, err)
+	}
+}

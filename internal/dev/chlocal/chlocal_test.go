@@ -1,7 +1,10 @@
 package chlocal
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -109,5 +112,47 @@ func TestNewReplica(t *testing.T) {
 	}
 	if config := readFile(t, dir+"/config.xml"); strings.Contains(config, "zookeeper") {
 		t.Errorf("a single server's config.xml names ZooKeeper:\n%s", config)
+	}
+}
+
+// TestStopLeftoverLeavesOthersAlone checks that a status file whose pid is
+// gone, or now belongs to a process that is not this directory's server, stops
+// nothing.
+func TestStopLeftoverLeavesOthersAlone(t *testing.T) {
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Skipf("running true: %v", err)
+	}
+	tests := []struct {
+		name    string
+		status  string
+		wantErr string
+	}{
+		{name: "no status file"},
+		{name: "pid of a process that ended", status: fmt.Sprintf("PID: %d\nStarted at: 2026-12-02 05:00:00\nRevision: 54413\n", ended.Process.Pid)},
+		{name: "pid of another program", status: fmt.Sprintf("PID: %d\n", os.Getpid())},
+		{name: "garbled", status: "PID: twelve\n", wantErr: `bad PID line "PID: twelve"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := New([]string{"clickhouse-server"}, dir, Ports{Native: 19000, HTTP: 18123})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if tt.status != "" {
+				os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+				if err := os.WriteFile(filepath.Join(dir, "data", "status"), []byte(tt.status), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pid, err := s.StopLeftover()
+			if pid != 0 {
+				t.Errorf("StopLeftover stopped pid %d, want none", pid)
+			}
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("StopLeftover error %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -21,3 +21,5 @@ type process struct {
 func startProcess([]string, string) (*process, error) { return nil, errors.ErrUnsupported }
 func (*process) pid() int                             { return 0 }
 func (*process) stop(time.Duration) error             { return errors.ErrUnsupported }
+func runsConfig(int, string) bool                     { return false }
+func stopPid(int, time.Duration) error                { return errors.ErrUnsupported }

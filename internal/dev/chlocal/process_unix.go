@@ -8,9 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/reftrail/reftrail/internal/dev/childproc"
 )
 
 // FindBinary returns the command line prefix that runs a ClickHouse server:
@@ -44,7 +48,7 @@ func startProcess(argv []string, dir string) (*process, error) {
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("running %s: %w", strings.Join(argv, " "), err)
 	}
@@ -76,4 +80,50 @@ func (p *process) stop(timeout time.Duration) error {
 	}
 	<-p.done
 	return nil
+}
+
+// runsConfig reports whether process pid is running (not a zombie) with
+// --config-file=config among its arguments: a server on that directory.
+func runsConfig(pid int, config string) bool {
+	if !childproc.Running(pid) {
+		return false
+	}
+	want := "--config-file=" + config
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		return slices.Contains(strings.Split(string(cmdline), "\x00"), want)
+	}
+	// No /proc (macOS, the BSDs): ps joins the arguments with spaces.
+	out, err := exec.Command("ps", "-p", strconv.Itoa(pid), "-o", "command=").Output()
+	return err == nil && strings.Contains(string(out), want)
+}
+
+// stopPid sends SIGTERM to pid, waits up to timeout for it to end, then sends
+// SIGKILL and waits a little more. pid is not our child: its end shows as it
+// leaving the process table, or becoming a zombie of init.
+func stopPid(pid int, timeout time.Duration) error {
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("signalling pid %d: %w", pid, err)
+	}
+	if waitGone(pid, timeout) {
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("killing pid %d: %w", pid, err)
+	}
+	if !waitGone(pid, 5*time.Second) {
+		return fmt.Errorf("pid %d still runs after SIGKILL", pid)
+	}
+	return nil
+}
+
+func waitGone(pid int, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !childproc.Running(pid) {
+			return true
+		}
+	}
+	return !childproc.Running(pid)
 }

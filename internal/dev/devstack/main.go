@@ -3,8 +3,13 @@
 // keeps the data), a ClickHouse, and the service binaries (ingest, enrich,
 // sink, console) as child processes, each given the environment it needs. It
 // waits until every service is ready, prints where ingest and the console
-// listen and how to query ClickHouse, and on SIGINT or SIGTERM stops exactly the processes it started:
-// the services in reverse order, then ClickHouse, then Kafka.
+// listen and how to query ClickHouse, and on SIGINT, SIGTERM or SIGHUP (a
+// closed terminal) stops exactly the processes it started: the services in
+// reverse order, then ClickHouse, then Kafka. On Linux its children also get a
+// parent-death signal, so even a devstack killed with SIGKILL leaves none
+// running; a ClickHouse an earlier devstack left on the data directory anyway
+// is stopped at start. Every port is checked before anything starts, and a
+// taken one is named with the flag or variable that moves it.
 //
 // ClickHouse is CLICKHOUSE_ADDR when set; else a clickhouse-server (or
 // clickhouse) binary on PATH, run on the data directory with fixed ports so a
@@ -32,6 +37,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/reftrail/reftrail/internal/dev/childproc"
 	"github.com/reftrail/reftrail/internal/dev/chlocal"
 )
 
@@ -52,7 +58,11 @@ type serviceSpec struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: closing the terminal must stop what devstack started. A
+	// broken stdout (`make run | tee log` after tee ended on Ctrl-C) must not
+	// kill devstack mid-shutdown, so SIGPIPE only fails the write.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
@@ -92,6 +102,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	ingestAddr := getenv("INGEST_ADDR")
+	if ingestAddr == "" {
+		ingestAddr = "127.0.0.1:8080"
+	}
+	var chServer *chlocal.Server
+	if choice.addr == "" {
+		if chServer, err = chlocal.New(choice.argv, filepath.Join(*dataDir, "clickhouse"), chPorts); err != nil {
+			return err
+		}
+		// A server an earlier devstack left behind holds the ports and the
+		// data directory; it is ours to stop.
+		pid, err := chServer.StopLeftover()
+		if err != nil {
+			return err
+		}
+		if pid != 0 {
+			fmt.Fprintf(stdout, "ClickHouse: stopped the server (pid %d) an earlier devstack left running on %s\n", pid, chServer.Dir())
+		}
+	}
+	// Every port is checked before anything starts, so a taken one is
+	// reported with the setting that moves it, not as a service that died.
+	var listens []listen
+	if getenv("KAFKA_BROKERS") == "" {
+		listens = append(listens, listen{fmt.Sprintf("127.0.0.1:%d", *kafkaPort), "the embedded Kafka", "-kafka-port"})
+	}
+	if chServer != nil {
+		listens = append(listens,
+			listen{fmt.Sprintf("127.0.0.1:%d", chPorts.Native), "ClickHouse", "-clickhouse-port"},
+			listen{fmt.Sprintf("127.0.0.1:%d", chPorts.HTTP), "ClickHouse's HTTP interface", "-clickhouse-http-port"})
+	}
+	listens = append(listens,
+		listen{ingestAddr, "ingest", "INGEST_ADDR"},
+		listen{*ingestMetricsAddr, "ingest's /metrics and /readyz", "-ingest-metrics-addr"},
+		listen{*enrichAddr, "enrich", "-enrich-addr"},
+		listen{*sinkAddr, "sink", "-sink-addr"})
+	if err := checkPorts(listens); err != nil {
+		return err
+	}
+
 	env := map[string]string{}
 	for k, v := range devDefaults {
 		if getenv(k) == "" {
@@ -104,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		kafkaDir := filepath.Join(*dataDir, "kafka")
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(*kafkaPort), kfake.DataDir(kafkaDir))
 		if err != nil {
-			return fmt.Errorf("starting embedded kafka on 127.0.0.1:%d: %w", *kafkaPort, err)
+			return fmt.Errorf("starting the embedded Kafka on 127.0.0.1:%d (another port: -kafka-port; a cluster of your own: KAFKA_BROKERS): %w", *kafkaPort, err)
 		}
 		defer cluster.Close()
 		env["KAFKA_BROKERS"] = strings.Join(cluster.ListenAddrs(), ",")
@@ -119,13 +168,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintf(stdout, "ClickHouse: using CLICKHOUSE_ADDR=%s\n", chAddr)
 	} else {
-		if err := checkPortsFree(chPorts); err != nil {
-			return err
-		}
-		srv, err := chlocal.New(choice.argv, filepath.Join(*dataDir, "clickhouse"), chPorts)
-		if err != nil {
-			return err
-		}
+		srv := chServer
 		if err := srv.Start(ctx); err != nil {
 			return err
 		}
@@ -139,10 +182,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			strings.Join(choice.argv, " "), srv.Pid(), chAddr, chPorts.HTTP, srv.Dir())
 	}
 
-	ingestAddr := getenv("INGEST_ADDR")
-	if ingestAddr == "" {
-		ingestAddr = "127.0.0.1:8080"
-	}
 	// ingest spools webhooks to the data directory while Kafka is down, as a
 	// deployment should; the directory is ingest's alone (it is locked).
 	spoolDir := getenv("SPOOL_DIR")
@@ -186,7 +225,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := waitReady(ctx, "http://"+dialAddr(spec.addr)+"/readyz", s); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: ready on %s (log %s)\n", spec.name, dialAddr(spec.addr), s.logPath)
+		fmt.Fprintf(stdout, "%s: ready on %s (pid %d, log %s)\n", spec.name, dialAddr(spec.addr), s.cmd.Process.Pid, s.logPath)
 	}
 	printUsage(stdout, getenv, env, dialAddr(ingestAddr), dialAddr(*consoleAddr), chAddr)
 
@@ -195,7 +234,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "stopping")
 		return nil
 	case s := <-exited:
-		return fmt.Errorf("%s exited: %v (see %s)", s.name, s.err, s.logPath)
+		return fmt.Errorf("%s exited: %v; the end of %s:\n%s", s.name, s.err, s.logPath, logTail(s.logPath, 5))
 	case <-chExited:
 		return fmt.Errorf("ClickHouse exited (see its logs in %s)", filepath.Join(*dataDir, "clickhouse"))
 	}
@@ -285,7 +324,7 @@ func startService(path string, env map[string]string, logDir string, exited chan
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (run make build first): %w", path, err)
 	}
@@ -331,7 +370,7 @@ func waitReady(ctx context.Context, url string, s *service) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.done:
-			return fmt.Errorf("%s exited before it was ready: %v (see %s)", s.name, s.err, s.logPath)
+			return fmt.Errorf("%s exited before it was ready: %v; the end of %s:\n%s", s.name, s.err, s.logPath, logTail(s.logPath, 5))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -344,4 +383,18 @@ func valueOr(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// logTail returns the last n lines of the log at path, each indented, or a
+// note saying why there are none.
+func logTail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "  (" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
 }

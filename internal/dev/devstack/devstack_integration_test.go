@@ -1,0 +1,182 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reftrail/reftrail/internal/dev/childproc"
+	"github.com/reftrail/reftrail/internal/dev/chlocal"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
+)
+
+// roleVar makes the test binary act as devstack, or, when started as
+// bin/ingest, bin/enrich or bin/sink, as a service that only answers /readyz:
+// what devstack does with its children is under test, not the services.
+const roleVar = "DEVSTACK_TEST_ROLE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(roleVar) != "" {
+		switch filepath.Base(os.Args[0]) {
+		case "ingest", "enrich", "sink":
+			fakeService()
+		default:
+			main()
+		}
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// fakeService answers /readyz on the address devstack gave it until a
+// signal ends it.
+func fakeService() {
+	addr := os.Getenv("METRICS_ADDR")
+	http.HandleFunc("/readyz", func(http.ResponseWriter, *http.Request) {})
+	fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, nil))
+	os.Exit(1)
+}
+
+// TestIntegrationStopsEverything runs devstack as a child process with a real
+// ClickHouse, ends it by SIGHUP (a closed terminal) or SIGKILL, and checks
+// that no process it reported (ClickHouse, the services) is left running.
+func TestIntegrationStopsEverything(t *testing.T) {
+	if _, err := chlocal.FindBinary(); err != nil {
+		testenv.Unavailable(t, "no ClickHouse binary: %v", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			bin := filepath.Join(dir, "bin")
+			if err := os.Mkdir(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"ingest", "enrich", "sink"} {
+				if err := os.Symlink(self, filepath.Join(bin, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			port := func() string {
+				_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
+				return p
+			}
+			cmd := exec.Command(self, "-data", filepath.Join(dir, "data"), "-bin", bin,
+				"-kafka-port", port(), "-clickhouse-port", port(), "-clickhouse-http-port", port(),
+				"-ingest-metrics-addr", testenv.FreeAddr(t), "-enrich-addr", testenv.FreeAddr(t), "-sink-addr", testenv.FreeAddr(t))
+			cmd.Env = []string{roleVar + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "INGEST_ADDR=" + testenv.FreeAddr(t)}
+			stderr, err := os.Create(filepath.Join(dir, "devstack.stderr"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stderr.Close()
+			cmd.Stderr = stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+
+			pids := readPids(t, cmd, out, dir)
+			t.Cleanup(func() {
+				for _, pid := range pids {
+					if childproc.Running(pid) {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			})
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatalf("signalling devstack: %v", err)
+			}
+			if err := cmd.Wait(); sig == syscall.SIGHUP && err != nil {
+				stderrText, _ := os.ReadFile(stderr.Name())
+				t.Errorf("devstack after SIGHUP: %v, want a clean stop; stderr:\n%s", err, stderrText)
+			}
+			// After SIGKILL the children get their parent-death signal and
+			// stop on their own; ClickHouse takes a few seconds.
+			deadline := time.Now().Add(chlocal.StopTimeout + 5*time.Second)
+			for _, pid := range pids {
+				for childproc.Running(pid) && time.Now().Before(deadline) {
+					time.Sleep(50 * time.Millisecond)
+				}
+				if childproc.Running(pid) {
+					t.Errorf("pid %d, which devstack reported, still runs after devstack got %v", pid, sig)
+				}
+			}
+		})
+	}
+}
+
+// readPids reads devstack's stdout until it says the stack is up, and
+// returns every pid it reported: ClickHouse's and the three services'. The
+// rest of stdout is drained so devstack never writes to a full pipe.
+func readPids(t *testing.T, cmd *exec.Cmd, out interface{ Read([]byte) (int, error) }, dir string) []int {
+	t.Helper()
+	pidRE := regexp.MustCompile(`\(pid (\d+)[,)]`)
+	var (
+		pids []int
+		mu   sync.Mutex // guards seen, which the reader appends to throughout
+		seen []string
+	)
+	lines := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(seen, "\n")
+	}
+	up := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		reported := false
+		for sc.Scan() {
+			line := sc.Text()
+			mu.Lock()
+			seen = append(seen, line)
+			mu.Unlock()
+			if m := pidRE.FindStringSubmatch(line); m != nil && !reported {
+				pid, _ := strconv.Atoi(m[1])
+				pids = append(pids, pid)
+			}
+			if strings.HasPrefix(line, "Stop with Ctrl-C") && !reported {
+				reported = true
+				up <- nil
+			}
+		}
+		if !reported {
+			up <- fmt.Errorf("devstack's stdout ended before the stack was up")
+		}
+	}()
+	select {
+	case err := <-up:
+		if err != nil {
+			stderr, _ := os.ReadFile(filepath.Join(dir, "devstack.stderr"))
+			cmd.Process.Kill()
+			t.Fatalf("%v; stdout:\n%s\nstderr:\n%s", err, lines(), stderr)
+		}
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("devstack not up after 2 minutes; stdout so far:\n%s", lines())
+	}
+	if len(pids) != 4 || slices.Contains(pids, 0) {
+		t.Fatalf("devstack reported pids %v, want ClickHouse's and three services'; stdout:\n%s", pids, lines())
+	}
+	return pids
+}
