@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,10 +18,16 @@ import (
 )
 
 // countQuery counts the distinct events in the plan's period. Only one plan's
-// events are expected there; events of another plan over the same period
-// (another -seed) would show as extra events and a funnel mismatch.
+// events are expected there; any other event in the period (another plan, a
+// webhook sent by hand) shows as an extra event and a funnel mismatch.
 const countQuery = `SELECT uniqExact(event_id) FROM events
 WHERE event_time_ms >= {from_ms:Int64} AND event_time_ms < {to_ms:Int64}`
+
+// accountsQuery counts the distinct events in the plan's period by account,
+// to say where extra events are.
+const accountsQuery = `SELECT platform, account_id, uniqExact(event_id) FROM events
+WHERE event_time_ms >= {from_ms:Int64} AND event_time_ms < {to_ms:Int64}
+GROUP BY platform, account_id ORDER BY platform, account_id`
 
 // pollInterval is the wait between counts; the sink flushes every second by
 // default.
@@ -53,7 +60,11 @@ func (c clickhouseCheck) run(ctx context.Context, w io.Writer, e *traffic.Expect
 	}
 	fmt.Fprintf(w, "ClickHouse holds %d distinct events in the plan's period after %v\n", got, waited.Round(time.Millisecond))
 	if got > uint64(e.TotalEvents) {
-		fmt.Fprintf(w, "note: %d more than the plan; another plan (other -seed or -participants) was sent over the same period, so the funnel will differ\n", got-uint64(e.TotalEvents))
+		accounts, err := queryAccounts(ctx, conn, params)
+		if err != nil {
+			return err
+		}
+		printExtraNote(w, e, got, accounts)
 	}
 
 	rows, err := traffic.QueryFunnel(ctx, conn, e.FromMs, e.ToMs)
@@ -99,6 +110,66 @@ func (c clickhouseCheck) waitForEvents(ctx context.Context, conn driver.Conn, pa
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// accountEvents is the number of distinct events of one account.
+type accountEvents struct {
+	platform event.Platform
+	account  string
+	events   uint64
+}
+
+func queryAccounts(ctx context.Context, conn driver.Conn, params map[string]any) ([]accountEvents, error) {
+	query, err := bindQuery(accountsQuery, params)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("counting events by account: %w", err)
+	}
+	defer rows.Close()
+	var out []accountEvents
+	for rows.Next() {
+		var a accountEvents
+		var platform string
+		if err := rows.Scan(&platform, &a.account, &a.events); err != nil {
+			return nil, fmt.Errorf("counting events by account: %w", err)
+		}
+		a.platform = event.Platform(platform)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting events by account: %w", err)
+	}
+	return out, nil
+}
+
+// printExtraNote says what ClickHouse holds in the plan's period beyond the
+// plan's got events: events of accounts the plan never uses, else extra
+// events on the plan's own accounts.
+func printExtraNote(w io.Writer, e *traffic.Expected, got uint64, accounts []accountEvents) {
+	planAccounts := map[funnelKey]bool{}
+	for _, r := range e.Funnel {
+		planAccounts[funnelKey{platform: r.Platform, account: r.AccountID}] = true
+	}
+	var foreign []string
+	var foreignEvents uint64
+	for _, a := range accounts {
+		if !planAccounts[funnelKey{platform: a.platform, account: a.account}] {
+			foreign = append(foreign, fmt.Sprintf("%d on %s account %s", a.events, a.platform, a.account))
+			foreignEvents += a.events
+		}
+	}
+	period := fmt.Sprintf("%s to %s", time.UnixMilli(e.FromMs).UTC().Format(time.RFC3339), time.UnixMilli(e.ToMs).UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "note: ClickHouse holds %d distinct events in the plan's period (%s), %d more than the plan sent.\n", got, period, got-uint64(e.TotalEvents))
+	if len(foreign) > 0 {
+		fmt.Fprintf(w, "  %d of them are on accounts the plan never uses: %s.\n", foreignEvents, strings.Join(foreign, ", "))
+	}
+	if rest := got - uint64(e.TotalEvents) - min(foreignEvents, got-uint64(e.TotalEvents)); rest > 0 {
+		fmt.Fprintf(w, "  %d are on the plan's own accounts: another plan (other -seed or -participants) or webhooks sent by hand for them.\n", rest)
+	}
+	fmt.Fprintln(w, "  The funnel below counts them too; webhooks sent by hand with timestamps outside this period stay out of it.")
 }
 
 func bindQuery(query string, params map[string]any) (string, error) {

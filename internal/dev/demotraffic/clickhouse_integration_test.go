@@ -130,3 +130,47 @@ func TestIntegrationRunChecksClickHouse(t *testing.T) {
 		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}
 }
+
+// TestIntegrationCheckNamesExtraEvents adds to a plan's events one referral
+// sent by hand inside the plan's period, as the README's curl example once
+// did, and checks that the note names its account.
+func TestIntegrationCheckNamesExtraEvents(t *testing.T) {
+	t.Parallel()
+	srv := chtest.Start(t)
+	plan, err := traffic.NewPlan(traffic.Options{Seed: 7, Participants: 30})
+	if err != nil {
+		t.Fatalf("NewPlan: %v", err)
+	}
+	db := loadPlan(t, srv, plan)
+	e := plan.Expected()
+	at := strconv.FormatInt(e.FromMs+1000, 10)
+	body := []byte(`{"object":"instagram","entry":[{"id":"17841400000000001","time":` + at + `,"messaging":[{"sender":{"id":"9100000000000001"},"recipient":{"id":"17841400000000001"},"timestamp":` + at + `,"referral":{"ref":"spring_sale_qr","source":"SHORTLINKS","type":"OPEN_THREAD"}}]}]}`)
+	res, err := meta.Decode(body, meta.Source{ReceivedTime: time.Now().UnixMilli()})
+	if err != nil {
+		t.Fatalf("decoding the hand-made webhook: %v", err)
+	}
+	store, err := chstore.Open(t.Context(), chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer store.Close()
+	if err := store.InsertEvents(t.Context(), res.Events, time.Now()); err != nil {
+		t.Fatalf("InsertEvents: %v", err)
+	}
+
+	c := clickhouseCheck{addr: srv.Addr, database: db, username: srv.Username, password: srv.Password, timeout: 5 * time.Second}
+	var out strings.Builder
+	err = c.run(t.Context(), &out, &e)
+	if err == nil || !strings.Contains(err.Error(), "differs from the plan in 1 of") {
+		t.Errorf("run error %v, want the funnel to differ in one row", err)
+	}
+	for _, want := range []string{
+		"1 more than the plan sent",
+		"1 of them are on accounts the plan never uses: 1 on INSTAGRAM account 17841400000000001.",
+		"differs: INSTAGRAM 17841400000000001 spring_sale_qr",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reftrail/reftrail/internal/dev/traffic"
+	"github.com/reftrail/reftrail/internal/event"
 	"github.com/reftrail/reftrail/internal/meta"
 )
 
@@ -272,6 +273,77 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			_, err := runDemo(t.Context(), t, nil, tt.args...)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("run error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestPrintExtraNote(t *testing.T) {
+	e := &traffic.Expected{
+		TotalEvents: 10,
+		FromMs:      time.Date(2025, 11, 3, 0, 0, 0, 0, time.UTC).UnixMilli(),
+		ToMs:        time.Date(2025, 11, 23, 12, 0, 0, 0, time.UTC).UnixMilli(),
+		Funnel: []traffic.FunnelRow{
+			{Platform: event.Instagram, AccountID: "17841400000000101", Ref: "bio_link"},
+			{Platform: event.Messenger, AccountID: "100000000000101", Ref: "site_chat"},
+		},
+	}
+	tests := []struct {
+		name     string
+		got      uint64
+		accounts []accountEvents
+		want     []string
+		dontWant []string
+	}{
+		{
+			name: "a webhook sent by hand to another account",
+			got:  11,
+			accounts: []accountEvents{
+				{event.Instagram, "17841400000000001", 1},
+				{event.Instagram, "17841400000000101", 6},
+				{event.Messenger, "100000000000101", 4},
+			},
+			want: []string{
+				"note: ClickHouse holds 11 distinct events in the plan's period (2025-11-03T00:00:00Z to 2025-11-23T12:00:00Z), 1 more than the plan sent.",
+				"1 of them are on accounts the plan never uses: 1 on INSTAGRAM account 17841400000000001.",
+				"timestamps outside this period",
+			},
+			dontWant: []string{"plan's own accounts"},
+		},
+		{
+			name: "another plan on the same accounts",
+			got:  13,
+			accounts: []accountEvents{
+				{event.Instagram, "17841400000000101", 8},
+				{event.Messenger, "100000000000101", 5},
+			},
+			want:     []string{"3 more than the plan sent", "3 are on the plan's own accounts: another plan (other -seed or -participants)"},
+			dontWant: []string{"never uses"},
+		},
+		{
+			name: "both",
+			got:  14,
+			accounts: []accountEvents{
+				{event.Messenger, "100000000000999", 2},
+				{event.Instagram, "17841400000000101", 7},
+				{event.Messenger, "100000000000101", 5},
+			},
+			want: []string{"2 of them are on accounts the plan never uses: 2 on MESSENGER account 100000000000999.", "2 are on the plan's own accounts"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			printExtraNote(&out, e, tt.got, tt.accounts)
+			for _, want := range tt.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("note lacks %q:\n%s", want, out.String())
+				}
+			}
+			for _, bad := range tt.dontWant {
+				if strings.Contains(out.String(), bad) {
+					t.Errorf("note says %q:\n%s", bad, out.String())
+				}
 			}
 		})
 	}
