@@ -21,7 +21,10 @@ run: build
 demo: build
 	./bin/demotraffic -check-clickhouse $(DEMO_FLAGS)
 
+# First the Debian packages the tests use (.ci/test-packages): installed when
+# missing as root on a Debian-family system, else named with the command.
 test:
+	$(GO) run ./internal/dev/testdeps
 	$(GO) test -race -count=1 ./...
 
 # Each service benchmark measures its own baseline in the same run and prints

@@ -18,16 +18,20 @@ import (
 )
 
 // FindBinary returns the command line prefix that runs a ClickHouse server:
-// clickhouse-server (Debian's 18.16 package installs it in /usr/sbin), or the
-// single clickhouse binary of current releases with its server subcommand.
+// clickhouse-server (Debian's 18.16 package installs it in /usr/sbin, which
+// is not on an ordinary user's PATH, so that is looked at too), or the single
+// clickhouse binary of current releases with its server subcommand.
 func FindBinary() ([]string, error) {
 	if p, err := exec.LookPath("clickhouse-server"); err == nil {
+		return []string{p}, nil
+	}
+	if p, err := exec.LookPath("/usr/sbin/clickhouse-server"); err == nil {
 		return []string{p}, nil
 	}
 	if p, err := exec.LookPath("clickhouse"); err == nil {
 		return []string{p, "server"}, nil
 	}
-	return nil, errors.New("neither clickhouse-server nor clickhouse is on PATH")
+	return nil, errors.New("neither clickhouse-server (on PATH or in /usr/sbin) nor clickhouse is on PATH")
 }
 
 // process is one run of the server binary, in a process group of its own.

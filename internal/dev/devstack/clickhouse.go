@@ -8,20 +8,22 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/reftrail/reftrail/internal/dev/chlocal"
+	"github.com/reftrail/reftrail/internal/dev/debpkg"
 )
 
 // clickhouseImage is the image devstack suggests when Docker is the only way
 // to get ClickHouse: the release chtest's container mode tests against.
 const clickhouseImage = "clickhouse/clickhouse-server:25.8"
 
-// aptInstall is Debian's ClickHouse (18.16 on Debian 11 and 12), which reftrail's
-// DDL and queries support.
-const aptInstall = "apt-get install -y clickhouse-server clickhouse-client"
+// aptPackages is Debian's ClickHouse (18.16 on Debian 11 and 12), which
+// reftrail's DDL and queries support.
+var aptPackages = []string{"clickhouse-server", "clickhouse-client"}
 
 // host is what chooseClickHouse finds out about the machine, a field per
 // question so that tests can answer without binaries, Docker or root.
@@ -30,29 +32,30 @@ type host struct {
 	dockerAnswers func(ctx context.Context) bool
 	debian        bool
 	root          bool
-	// install runs apt-get update and aptInstall.
+	// install installs aptPackages, apt-get's output to aptLog.
 	install func(ctx context.Context) error
+	aptLog  string
 }
 
-// realHost looks at this machine; install writes apt-get's output to out.
-func realHost(out io.Writer) host {
-	_, err := os.Stat("/etc/debian_version")
+// realHost looks at this machine; install appends apt-get's output to aptLog.
+func realHost(aptLog string) host {
+	deb := debpkg.ThisHost()
 	return host{
 		findBinary:    chlocal.FindBinary,
 		dockerAnswers: dockerAnswers,
-		debian:        err == nil,
-		root:          os.Geteuid() == 0,
+		debian:        deb.Debian,
+		root:          deb.Root,
+		aptLog:        aptLog,
 		install: func(ctx context.Context) error {
-			for _, args := range [][]string{{"apt-get", "update"}, strings.Fields(aptInstall)} {
-				fmt.Fprintf(out, "running: %s\n", strings.Join(args, " "))
-				cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-				cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-				cmd.Stdout, cmd.Stderr = out, out
-				if err := cmd.Run(); err != nil {
-					return fmt.Errorf("running %s: %w", strings.Join(args, " "), err)
-				}
+			if err := os.MkdirAll(filepath.Dir(aptLog), 0o755); err != nil {
+				return fmt.Errorf("creating the log directory: %w", err)
 			}
-			return nil
+			log, err := os.OpenFile(aptLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", aptLog, err)
+			}
+			defer log.Close()
+			return debpkg.Run(ctx, aptPackages, log)
 		},
 	}
 }
@@ -76,11 +79,13 @@ type clickhouseChoice struct {
 }
 
 // chooseClickHouse picks the stack's ClickHouse: CLICKHOUSE_ADDR when set,
-// else a binary on PATH, else (with install, on Debian, as root) Debian's
-// package, installed now. Without any, the error says exactly how to get one
-// on this machine: with Docker, from Debian's packages, or as the official
-// single binary. ports are the ones devstack would give a local server.
-func chooseClickHouse(ctx context.Context, getenv func(string) string, h host, install bool, ports chlocal.Ports) (clickhouseChoice, error) {
+// else a binary on PATH, else (with install, on a Debian-family system, as
+// root) Debian's package, installed now after one line on out saying so.
+// Without any, the error gives the one command that gets one on this
+// machine: Debian's package with sudo, a container when Docker answers, or
+// the official single binary. ports are the ones devstack would give a local
+// server.
+func chooseClickHouse(ctx context.Context, getenv func(string) string, h host, install bool, ports chlocal.Ports, out io.Writer) (clickhouseChoice, error) {
 	if addr := getenv("CLICKHOUSE_ADDR"); addr != "" {
 		return clickhouseChoice{addr: addr}, nil
 	}
@@ -88,17 +93,12 @@ func chooseClickHouse(ctx context.Context, getenv func(string) string, h host, i
 	if findErr == nil {
 		return clickhouseChoice{argv: argv}, nil
 	}
-	if !install {
+	if !install || !h.debian || !h.root {
 		return clickhouseChoice{}, errors.New(howToGetClickHouse(ctx, h, ports, findErr))
 	}
-	switch {
-	case !h.debian:
-		return clickhouseChoice{}, fmt.Errorf("installing ClickHouse: -install uses Debian's package and this is not a Debian-family system (no /etc/debian_version)\n%s", howToGetClickHouse(ctx, h, ports, findErr))
-	case !h.root:
-		return clickhouseChoice{}, fmt.Errorf("installing ClickHouse: -install runs apt-get and needs root; run\n  sudo apt-get update && sudo %s\nand start devstack again", aptInstall)
-	}
+	fmt.Fprintf(out, "ClickHouse: none on this machine; installing Debian's %s with apt-get (its output in %s)\n", strings.Join(aptPackages, " and "), h.aptLog)
 	if err := h.install(ctx); err != nil {
-		return clickhouseChoice{}, fmt.Errorf("installing ClickHouse: %w", err)
+		return clickhouseChoice{}, fmt.Errorf("installing ClickHouse: %w (see %s)", err, h.aptLog)
 	}
 	argv, err := h.findBinary()
 	if err != nil {
@@ -113,17 +113,15 @@ func howToGetClickHouse(ctx context.Context, h host, ports chlocal.Ports, findEr
 	fmt.Fprintf(&b, "no ClickHouse: CLICKHOUSE_ADDR is not set and %v. ", findErr)
 	addr := fmt.Sprintf("127.0.0.1:%d", ports.Native)
 	switch {
+	case h.debian:
+		fmt.Fprintf(&b, "Install Debian's ClickHouse (devstack then runs it on its own data directory), then make run again:\n"+
+			"  sudo apt-get update && sudo apt-get install -y %s", strings.Join(aptPackages, " "))
 	case h.dockerAnswers(ctx):
 		fmt.Fprintf(&b, "Docker answers here; start ClickHouse in a container (its data kept in the volume reftrail-clickhouse):\n"+
 			"  docker run -d --name reftrail-clickhouse -p %s:9000 -p 127.0.0.1:%d:8123 -e CLICKHOUSE_SKIP_USER_SETUP=1 -v reftrail-clickhouse:/var/lib/clickhouse %s\n"+
 			"then run devstack with it:\n"+
 			"  CLICKHOUSE_ADDR=%s make run",
 			addr, ports.HTTP, clickhouseImage, addr)
-	case h.debian:
-		fmt.Fprintf(&b, "Install Debian's ClickHouse (devstack then runs it on its own data directory):\n"+
-			"  sudo apt-get update && sudo %s\n"+
-			"or, as root, let devstack install it: REFTRAIL_INSTALL_CLICKHOUSE=1 make run (or bin/devstack -install)",
-			aptInstall)
 	default:
 		fmt.Fprintf(&b, "Get ClickHouse's single binary and put it on PATH (devstack runs it as `clickhouse server`):\n"+
 			"  curl https://clickhouse.com/ | sh && sudo install ./clickhouse /usr/local/bin/\n"+

@@ -16,6 +16,7 @@ import (
 func TestChooseClickHouse(t *testing.T) {
 	noBinary := errors.New("neither clickhouse-server nor clickhouse is on PATH")
 	binary := []string{"/usr/sbin/clickhouse-server"}
+	installing := "ClickHouse: none on this machine; installing Debian's clickhouse-server and clickhouse-client with apt-get (its output in .reftrail/logs/apt-get.log)\n"
 	tests := []struct {
 		name      string
 		env       map[string]string
@@ -23,12 +24,13 @@ func TestChooseClickHouse(t *testing.T) {
 		docker    bool
 		debian    bool
 		root      bool
-		install   bool
+		noInstall bool // -install=false
 		// installErr fails the installation; a successful one puts the
 		// binary on PATH.
 		installErr  error
 		want        clickhouseChoice
 		wantInstall bool
+		wantOut     string
 		wantErr     []string
 	}{
 		{
@@ -39,49 +41,49 @@ func TestChooseClickHouse(t *testing.T) {
 		},
 		{
 			name:      "binary on PATH",
-			hasBinary: true, docker: true, debian: true,
+			hasBinary: true, docker: true, debian: true, root: true,
 			want: clickhouseChoice{argv: binary},
 		},
 		{
-			name:   "none, Docker answers",
-			docker: true, debian: true,
+			name:   "none, Debian, root: installs",
+			debian: true, root: true,
+			want:        clickhouseChoice{argv: binary},
+			wantInstall: true,
+			wantOut:     installing,
+		},
+		{
+			name:   "none, Debian, root, install fails",
+			debian: true, root: true,
+			installErr:  errors.New("running apt-get update: exit status 100"),
+			wantInstall: true,
+			wantOut:     installing,
+			wantErr:     []string{"installing ClickHouse: running apt-get update: exit status 100 (see .reftrail/logs/apt-get.log)"},
+		},
+		{
+			name:   "none, Debian, root, -install=false",
+			debian: true, root: true, noInstall: true,
+			wantErr: []string{"sudo apt-get update && sudo apt-get install -y clickhouse-server clickhouse-client"},
+		},
+		{
+			name:   "none, Debian, not root, Docker answers",
+			debian: true, docker: true,
 			wantErr: []string{
 				"no ClickHouse: CLICKHOUSE_ADDR is not set and neither clickhouse-server nor clickhouse is on PATH",
+				"then make run again:\n  sudo apt-get update && sudo apt-get install -y clickhouse-server clickhouse-client",
+			},
+		},
+		{
+			name:   "none, not Debian, Docker answers",
+			docker: true, root: true,
+			wantErr: []string{
 				"docker run -d --name reftrail-clickhouse -p 127.0.0.1:9000:9000 -p 127.0.0.1:8123:8123 -e CLICKHOUSE_SKIP_USER_SETUP=1 -v reftrail-clickhouse:/var/lib/clickhouse " + clickhouseImage,
 				"CLICKHOUSE_ADDR=127.0.0.1:9000 make run",
 			},
 		},
 		{
-			name:    "none, Debian",
-			debian:  true,
-			wantErr: []string{"sudo apt-get update && sudo apt-get install -y clickhouse-server clickhouse-client", "REFTRAIL_INSTALL_CLICKHOUSE=1 make run"},
-		},
-		{
 			name:    "none, elsewhere",
+			root:    true,
 			wantErr: []string{"curl https://clickhouse.com/ | sh", "set CLICKHOUSE_ADDR"},
-		},
-		{
-			name:   "install as root on Debian",
-			debian: true, root: true, install: true,
-			want:        clickhouseChoice{argv: binary},
-			wantInstall: true,
-		},
-		{
-			name:   "install fails",
-			debian: true, root: true, install: true,
-			installErr:  errors.New("running apt-get update: exit status 100"),
-			wantInstall: true,
-			wantErr:     []string{"installing ClickHouse: running apt-get update: exit status 100"},
-		},
-		{
-			name:   "install without root",
-			debian: true, install: true,
-			wantErr: []string{"needs root", "sudo apt-get update && sudo apt-get install -y clickhouse-server clickhouse-client"},
-		},
-		{
-			name:    "install off Debian",
-			install: true,
-			wantErr: []string{"not a Debian-family system", "curl https://clickhouse.com/ | sh"},
 		},
 	}
 	for _, tt := range tests {
@@ -97,13 +99,15 @@ func TestChooseClickHouse(t *testing.T) {
 				dockerAnswers: func(context.Context) bool { return tt.docker },
 				debian:        tt.debian,
 				root:          tt.root,
+				aptLog:        ".reftrail/logs/apt-get.log",
 				install: func(context.Context) error {
 					installed = true
 					hasBinary = tt.installErr == nil
 					return tt.installErr
 				},
 			}
-			got, err := chooseClickHouse(t.Context(), func(k string) string { return tt.env[k] }, h, tt.install, chlocal.Ports{Native: 9000, HTTP: 8123})
+			var out strings.Builder
+			got, err := chooseClickHouse(t.Context(), func(k string) string { return tt.env[k] }, h, !tt.noInstall, chlocal.Ports{Native: 9000, HTTP: 8123}, &out)
 			if len(tt.wantErr) == 0 && err != nil {
 				t.Fatalf("chooseClickHouse: %v, want no error", err)
 			}
@@ -117,6 +121,9 @@ func TestChooseClickHouse(t *testing.T) {
 			}
 			if installed != tt.wantInstall {
 				t.Errorf("installed = %v, want %v", installed, tt.wantInstall)
+			}
+			if out.String() != tt.wantOut {
+				t.Errorf("output %q, want %q", out.String(), tt.wantOut)
 			}
 		})
 	}

@@ -12,11 +12,11 @@
 // taken one is named with the flag or variable that moves it.
 //
 // ClickHouse is CLICKHOUSE_ADDR when set; else a clickhouse-server (or
-// clickhouse) binary on PATH, run on the data directory with fixed ports so a
-// restart keeps the data; else devstack stops and says how to get one: a
-// `docker run` command when Docker answers, Debian's package on Debian-family
-// systems (which -install, or REFTRAIL_INSTALL_CLICKHOUSE=1, installs when
-// run as root), the official binary otherwise.
+// clickhouse) binary, run on the data directory with fixed ports so a restart
+// keeps the data; else, as root on a Debian-family system, Debian's package,
+// installed there and then; else devstack stops and prints the one command
+// that gets one: Debian's package with sudo, a `docker run` when Docker
+// answers, the official binary otherwise.
 package main
 
 import (
@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	kafkaPort := flags.Int("kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1 (ignored when KAFKA_BROKERS is set)")
 	chPort := flags.Int("clickhouse-port", 9000, "native protocol port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
 	chHTTPPort := flags.Int("clickhouse-http-port", 8123, "HTTP port of the local ClickHouse on 127.0.0.1 (ignored when CLICKHOUSE_ADDR is set)")
-	install := flags.Bool("install", getenv("REFTRAIL_INSTALL_CLICKHOUSE") == "1", "without ClickHouse, install Debian's clickhouse-server and clickhouse-client with apt-get (needs root and a Debian-family system; REFTRAIL_INSTALL_CLICKHOUSE=1 sets it)")
+	install := flags.Bool("install", true, "without ClickHouse, as root on a Debian-family system, install Debian's clickhouse-server and clickhouse-client with apt-get (-install=false prints the command instead)")
 	ingestMetricsAddr := flags.String("ingest-metrics-addr", "127.0.0.1:9100", "ingest's METRICS_ADDR: /readyz and /metrics (INGEST_ADDR, default 127.0.0.1:8080, serves /webhook)")
 	enrichAddr := flags.String("enrich-addr", "127.0.0.1:9101", "enrich's METRICS_ADDR: /readyz and /metrics")
 	sinkAddr := flags.String("sink-addr", "127.0.0.1:9102", "sink's METRICS_ADDR: /readyz and /metrics")
@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// ClickHouse is chosen first, so that a machine without one learns it
 	// before anything starts.
 	chPorts := chlocal.Ports{Native: *chPort, HTTP: *chHTTPPort}
-	choice, err := chooseClickHouse(ctx, getenv, realHost(stdout), *install, chPorts)
+	choice, err := chooseClickHouse(ctx, getenv, realHost(filepath.Join(*dataDir, "logs", "apt-get.log")), *install, chPorts, stdout)
 	if err != nil {
 		return err
 	}
