@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -62,8 +63,22 @@ func TestIntegrationStopsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGKILL} {
-		t.Run(sig.String(), func(t *testing.T) {
+	tests := []struct {
+		name string
+		sig  syscall.Signal
+		// closeStdout closes the reader of devstack's stdout first, as tee
+		// ending on Ctrl-C does in `make run | tee log`.
+		closeStdout bool
+		// clean: devstack itself stops everything and exits 0. After SIGKILL
+		// only the parent-death signal stops the children.
+		clean bool
+	}{
+		{name: "SIGHUP, a closed terminal", sig: syscall.SIGHUP, clean: true},
+		{name: "SIGINT with its stdout reader gone", sig: syscall.SIGINT, closeStdout: true, clean: true},
+		{name: "SIGKILL", sig: syscall.SIGKILL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			bin := filepath.Join(dir, "bin")
 			if err := os.Mkdir(bin, 0o755); err != nil {
@@ -88,11 +103,15 @@ func TestIntegrationStopsEverything(t *testing.T) {
 			}
 			defer stderr.Close()
 			cmd.Stderr = stderr
-			out, err := cmd.StdoutPipe()
+			out, w, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := cmd.Start(); err != nil {
+			defer out.Close()
+			cmd.Stdout = w
+			err = cmd.Start()
+			w.Close()
+			if err != nil {
 				t.Fatal(err)
 			}
 
@@ -104,12 +123,15 @@ func TestIntegrationStopsEverything(t *testing.T) {
 					}
 				}
 			})
-			if err := cmd.Process.Signal(sig); err != nil {
+			if tt.closeStdout {
+				out.Close()
+			}
+			if err := cmd.Process.Signal(tt.sig); err != nil {
 				t.Fatalf("signalling devstack: %v", err)
 			}
-			if err := cmd.Wait(); sig == syscall.SIGHUP && err != nil {
+			if err := cmd.Wait(); tt.clean && err != nil {
 				stderrText, _ := os.ReadFile(stderr.Name())
-				t.Errorf("devstack after SIGHUP: %v, want a clean stop; stderr:\n%s", err, stderrText)
+				t.Errorf("devstack after %v: %v, want a clean stop; stderr:\n%s", tt.sig, err, stderrText)
 			}
 			// After SIGKILL the children get their parent-death signal and
 			// stop on their own; ClickHouse takes a few seconds.
@@ -119,7 +141,7 @@ func TestIntegrationStopsEverything(t *testing.T) {
 					time.Sleep(50 * time.Millisecond)
 				}
 				if childproc.Running(pid) {
-					t.Errorf("pid %d, which devstack reported, still runs after devstack got %v", pid, sig)
+					t.Errorf("pid %d, which devstack reported, still runs after devstack got %v", pid, tt.sig)
 				}
 			}
 		})
@@ -129,7 +151,7 @@ func TestIntegrationStopsEverything(t *testing.T) {
 // readPids reads devstack's stdout until it says the stack is up, and
 // returns every pid it reported: ClickHouse's and the three services'. The
 // rest of stdout is drained so devstack never writes to a full pipe.
-func readPids(t *testing.T, cmd *exec.Cmd, out interface{ Read([]byte) (int, error) }, dir string) []int {
+func readPids(t *testing.T, cmd *exec.Cmd, out io.Reader, dir string) []int {
 	t.Helper()
 	pidRE := regexp.MustCompile(`\(pid (\d+)[,)]`)
 	var (
