@@ -226,7 +226,8 @@ func (s *Server) Stop() error {
 // its pid to data/status while it runs and removes the file when it stops;
 // the process is stopped only if its command line runs this directory's
 // config.xml, so a pid the system has since given to another program is left
-// alone. When it cannot be stopped the error says what to run.
+// alone, and only if its parent is not a running devstack. When it cannot be
+// stopped the error says what to run.
 func (s *Server) StopLeftover() (int, error) {
 	pid, err := statusPid(filepath.Join(s.dir, "data", "status"))
 	if err != nil || pid == 0 {
@@ -234,6 +235,11 @@ func (s *Server) StopLeftover() (int, error) {
 	}
 	if !runsConfig(pid, filepath.Join(s.dir, "config.xml")) {
 		return 0, nil
+	}
+	// A server whose devstack still runs is not left over: that is a second
+	// `make run` on the same directory.
+	if ppid, name := parentOf(pid); name == "devstack" {
+		return 0, fmt.Errorf("the ClickHouse server (pid %d) on %s belongs to a devstack that is still running (pid %d): is another `make run` going in this directory? Stop it first (Ctrl-C in its terminal, or kill %d)", pid, s.dir, ppid, ppid)
 	}
 	if err := stopPid(pid, StopTimeout); err != nil {
 		return pid, fmt.Errorf("stopping the ClickHouse server (pid %d) left running on %s: %w; stop it with `kill %d` and start again", pid, s.dir, err, pid)

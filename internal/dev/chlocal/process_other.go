@@ -23,3 +23,4 @@ func (*process) pid() int                             { return 0 }
 func (*process) stop(time.Duration) error             { return errors.ErrUnsupported }
 func runsConfig(int, string) bool                     { return false }
 func stopPid(int, time.Duration) error                { return errors.ErrUnsupported }
+func parentOf(int) (int, string)                      { return 0, "" }

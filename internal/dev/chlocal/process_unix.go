@@ -3,6 +3,7 @@
 package chlocal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -99,6 +100,35 @@ func runsConfig(pid int, config string) bool {
 	// No /proc (macOS, the BSDs): ps joins the arguments with spaces.
 	out, err := exec.Command("ps", "-p", strconv.Itoa(pid), "-o", "command=").Output()
 	return err == nil && strings.Contains(string(out), want)
+}
+
+// parentOf returns the parent's pid of pid and the parent's command name
+// (the base name of the program it runs); 0 and "" when unknown.
+func parentOf(pid int) (int, string) {
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 2 {
+			return 0, ""
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid))
+		return ppid, strings.TrimSpace(string(comm))
+	}
+	// No /proc (macOS, the BSDs).
+	out, err := exec.Command("ps", "-o", "ppid=", "-p", strconv.Itoa(pid)).Output()
+	if err != nil {
+		return 0, ""
+	}
+	ppid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || ppid <= 1 {
+		return ppid, ""
+	}
+	out, err = exec.Command("ps", "-o", "comm=", "-p", strconv.Itoa(ppid)).Output()
+	if err != nil {
+		return ppid, ""
+	}
+	return ppid, filepath.Base(strings.TrimSpace(string(out)))
 }
 
 // stopPid sends SIGTERM to pid, waits up to timeout for it to end, then sends

@@ -80,41 +80,8 @@ func TestIntegrationStopsEverything(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			bin := filepath.Join(dir, "bin")
-			if err := os.Mkdir(bin, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for _, name := range []string{"ingest", "enrich", "sink"} {
-				if err := os.Symlink(self, filepath.Join(bin, name)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			port := func() string {
-				_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
-				return p
-			}
-			cmd := exec.Command(self, "-data", filepath.Join(dir, "data"), "-bin", bin,
-				"-kafka-port", port(), "-clickhouse-port", port(), "-clickhouse-http-port", port(),
-				"-ingest-metrics-addr", testenv.FreeAddr(t), "-enrich-addr", testenv.FreeAddr(t), "-sink-addr", testenv.FreeAddr(t))
-			cmd.Env = []string{roleVar + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "INGEST_ADDR=" + testenv.FreeAddr(t)}
-			stderr, err := os.Create(filepath.Join(dir, "devstack.stderr"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stderr.Close()
-			cmd.Stderr = stderr
-			out, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer out.Close()
-			cmd.Stdout = w
-			err = cmd.Start()
-			w.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-
+			cmd := devstackCmd(t, self, dir)
+			out := startDevstack(t, cmd, dir)
 			pids := readPids(t, cmd, out, dir)
 			t.Cleanup(func() {
 				for _, pid := range pids {
@@ -130,7 +97,7 @@ func TestIntegrationStopsEverything(t *testing.T) {
 				t.Fatalf("signalling devstack: %v", err)
 			}
 			if err := cmd.Wait(); tt.clean && err != nil {
-				stderrText, _ := os.ReadFile(stderr.Name())
+				stderrText, _ := os.ReadFile(filepath.Join(dir, "devstack.stderr"))
 				t.Errorf("devstack after %v: %v, want a clean stop; stderr:\n%s", tt.sig, err, stderrText)
 			}
 			// After SIGKILL the children get their parent-death signal and
@@ -145,6 +112,91 @@ func TestIntegrationStopsEverything(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// devstackCmd is a devstack on the data directory under dir, run through a
+// symbolic link named devstack to the test binary, with free ports; its
+// services are the test binary too.
+func devstackCmd(t *testing.T, self, dir string) *exec.Cmd {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"devstack", "ingest", "enrich", "sink"} {
+		if err := os.Symlink(self, filepath.Join(bin, name)); err != nil && !os.IsExist(err) {
+			t.Fatal(err)
+		}
+	}
+	port := func() string {
+		_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
+		return p
+	}
+	cmd := exec.Command(filepath.Join(bin, "devstack"), "-data", filepath.Join(dir, "data"), "-bin", bin,
+		"-kafka-port", port(), "-clickhouse-port", port(), "-clickhouse-http-port", port(),
+		"-ingest-metrics-addr", testenv.FreeAddr(t), "-enrich-addr", testenv.FreeAddr(t), "-sink-addr", testenv.FreeAddr(t))
+	cmd.Env = []string{roleVar + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "INGEST_ADDR=" + testenv.FreeAddr(t)}
+	return cmd
+}
+
+// startDevstack starts cmd with its stderr in dir/devstack.stderr and
+// returns the read end of its stdout.
+func startDevstack(t *testing.T, cmd *exec.Cmd, dir string) *os.File {
+	t.Helper()
+	stderr, err := os.Create(filepath.Join(dir, "devstack.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stderr.Close() })
+	cmd.Stderr = stderr
+	out, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestIntegrationSecondDevstackLeavesTheFirstAlone starts a devstack, then a
+// second one on the same data directory: the second must not take the first
+// one's ClickHouse for a leftover, and must say why it stops.
+func TestIntegrationSecondDevstackLeavesTheFirstAlone(t *testing.T) {
+	if _, err := chlocal.FindBinary(); err != nil {
+		testenv.Unavailable(t, "no ClickHouse binary: %v", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first := devstackCmd(t, self, dir)
+	out := startDevstack(t, first, dir)
+	pids := readPids(t, first, out, dir)
+	t.Cleanup(func() {
+		first.Process.Signal(syscall.SIGINT)
+		first.Wait()
+	})
+
+	// Bounded: a second devstack that took the first one's server for a
+	// leftover would run its own stack until killed.
+	second := devstackCmd(t, self, dir)
+	timer := time.AfterFunc(time.Minute, func() { second.Process.Signal(syscall.SIGINT) })
+	defer timer.Stop()
+	got, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(got), "belongs to a devstack that is still running (pid "+strconv.Itoa(first.Process.Pid)+"): is another `make run` going in this directory?") {
+		t.Errorf("second devstack: %v, output:\n%s\nwant it to stop, naming the first devstack", err, got)
+	}
+	for _, pid := range pids {
+		if !childproc.Running(pid) {
+			t.Errorf("pid %d of the first devstack ended when the second started", pid)
+		}
 	}
 }
 
