@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	chAddr := flags.String("clickhouse-addr", valueOr(getenv, "CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native protocol `host:port` for -check-clickhouse; CLICKHOUSE_ADDR sets the default")
 	chDatabase := flags.String("clickhouse-database", valueOr(getenv, "CLICKHOUSE_DATABASE", "reftrail"), "ClickHouse `database` holding reftrail's tables; CLICKHOUSE_DATABASE sets the default")
 	chTimeout := flags.Duration("clickhouse-timeout", 2*time.Minute, "how long -check-clickhouse waits for the plan's events")
-	readyTimeout := flags.Duration("ready-timeout", 10*time.Second, "how long to wait for ingest's /readyz (beside -url) to answer 200 before sending")
+	ingestTimeout := flags.Duration("ingest-timeout", 10*time.Second, "how long to wait for ingest's /healthz (beside -url) to answer 200 before sending")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -95,8 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *retries < 0 {
 		errs = append(errs, fmt.Errorf("-retries is %d, want 0 or more", *retries))
 	}
-	if *readyTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("-ready-timeout is %v, want more than 0", *readyTimeout))
+	if *ingestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-ingest-timeout is %v, want more than 0", *ingestTimeout))
 	}
 	if *chTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-clickhouse-timeout is %v, want more than 0", *chTimeout))
@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	webhooks := plan.Webhooks()
 	client := &http.Client{Timeout: traffic.DefaultAttemptTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}}
-	if err := waitIngestReady(ctx, client, *target, *readyTimeout); err != nil {
+	if err := waitIngestUp(ctx, client, *target, *ingestTimeout); err != nil {
 		return err
 	}
 	rep, err := traffic.Send(ctx, client, *target, *secret, webhooks,
@@ -141,31 +141,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return c.run(ctx, stdout, &expected)
 }
 
-// waitIngestReady asks ingest's /readyz, beside target, until it answers 200
+// waitIngestUp asks ingest's /healthz, beside target, until it answers 200
 // or timeout passes. Nothing listening fails at once: without it every POST
 // would be retried and the ClickHouse check would wait minutes in silence.
-func waitIngestReady(ctx context.Context, client *http.Client, target string, timeout time.Duration) error {
+// (/readyz is on ingest's METRICS_ADDR, which the demo does not know; a
+// live ingest accepts or answers 503, which Send retries.)
+func waitIngestUp(ctx context.Context, client *http.Client, target string, timeout time.Duration) error {
 	u, err := url.Parse(target)
 	if err != nil {
 		return fmt.Errorf("-url %q: %w", target, err)
 	}
-	readyz := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/readyz"}).String()
+	healthz := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/healthz"}).String()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, readyz, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, healthz, nil)
 		if err != nil {
-			return fmt.Errorf("asking ingest whether it is ready: %w", err)
+			return fmt.Errorf("asking whether ingest is up: %w", err)
 		}
 		resp, err := client.Do(req)
-		if err != nil {
-			if ctx.Err() == nil && errors.Is(err, syscall.ECONNREFUSED) {
-				return fmt.Errorf("nothing answers at %s: is `make run` going? (or pass ingest's URL with -url)", readyz)
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("ingest at %s did not answer within %v: is `make run` going?", readyz, timeout)
-			}
-			return fmt.Errorf("asking ingest at %s whether it is ready: %w: is `make run` going?", readyz, err)
+		switch {
+		case err != nil && ctx.Err() == nil && errors.Is(err, syscall.ECONNREFUSED):
+			return fmt.Errorf("nothing answers at %s: is `make run` going? (or pass ingest's URL with -url)", healthz)
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("ingest at %s did not answer within %v: is `make run` going?", healthz, timeout)
+		case err != nil:
+			return fmt.Errorf("asking ingest at %s whether it is up: %w: is `make run` going?", healthz, err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
@@ -173,7 +174,7 @@ func waitIngestReady(ctx context.Context, client *http.Client, target string, ti
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("ingest at %s answers %d, not ready after %v: is `make run` going? (its log: .reftrail/logs/ingest.log)", readyz, resp.StatusCode, timeout)
+			return fmt.Errorf("%s answers %d, not 200, after %v: is ingest at -url %s? (with make run, its log is .reftrail/logs/ingest.log)", healthz, resp.StatusCode, timeout, target)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

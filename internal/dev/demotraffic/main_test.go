@@ -29,7 +29,7 @@ type fakeIngest struct {
 	verifier    *meta.Verifier
 	unavailable int // 503s still to answer
 	status      int // the answer after them
-	readyStatus int // the answer to GET /readyz
+	healthStatus int // the answer to GET /healthz
 
 	mu       sync.Mutex
 	accepted map[string]int // bodies answered 2xx, with their count
@@ -43,7 +43,7 @@ func newFakeIngest(t *testing.T, secret string, unavailable, status int) *fakeIn
 		verifier:    meta.NewVerifier([]string{secret}),
 		unavailable: unavailable,
 		status:      status,
-		readyStatus: http.StatusOK,
+		healthStatus: http.StatusOK,
 		accepted:    map[string]int{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serveHTTP))
@@ -53,10 +53,10 @@ func newFakeIngest(t *testing.T, secret string, unavailable, status int) *fakeIn
 }
 
 func (f *fakeIngest) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && r.URL.Path == "/readyz" {
+	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		w.WriteHeader(f.readyStatus)
+		w.WriteHeader(f.healthStatus)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -222,9 +222,10 @@ func TestRunStopsWhenInterrupted(t *testing.T) {
 	}
 }
 
-func TestRunChecksIngestIsReadyFirst(t *testing.T) {
-	notReady := newFakeIngest(t, "dev-app-secret", 0, http.StatusOK)
-	notReady.readyStatus = http.StatusServiceUnavailable
+func TestRunChecksIngestIsUpFirst(t *testing.T) {
+	// Something else on the port: /healthz is not ingest's.
+	notIngest := newFakeIngest(t, "dev-app-secret", 0, http.StatusOK)
+	notIngest.healthStatus = http.StatusNotFound
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL + "/webhook"
 	closed.Close()
@@ -233,22 +234,22 @@ func TestRunChecksIngestIsReadyFirst(t *testing.T) {
 		url     string
 		wantErr string
 	}{
-		{name: "nothing listening", url: closedURL, wantErr: "nothing answers at " + strings.TrimSuffix(closedURL, "/webhook") + "/readyz: is `make run` going?"},
-		{name: "not ready", url: notReady.url, wantErr: "answers 503, not ready after 500ms: is `make run` going?"},
+		{name: "nothing listening", url: closedURL, wantErr: "nothing answers at " + strings.TrimSuffix(closedURL, "/webhook") + "/healthz: is `make run` going?"},
+		{name: "not ingest", url: notIngest.url, wantErr: "/healthz answers 404, not 200, after 500ms: is ingest at -url " + notIngest.url + "?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, err := runDemo(t.Context(), t, nil, "-url", tt.url, "-participants", "5", "-ready-timeout", "500ms", "-check-clickhouse")
+			stdout, err := runDemo(t.Context(), t, nil, "-url", tt.url, "-participants", "5", "-ingest-timeout", "500ms", "-check-clickhouse")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("run error %v, want one containing %q", err, tt.wantErr)
 			}
 			if strings.Contains(stdout, "sent ") {
-				t.Errorf("run sent webhooks to an ingest that is not ready:\n%s", stdout)
+				t.Errorf("run sent webhooks though ingest is not up:\n%s", stdout)
 			}
 		})
 	}
-	if len(notReady.accepted) != 0 {
-		t.Errorf("the ingest that is not ready got %d bodies, want 0", len(notReady.accepted))
+	if len(notIngest.accepted) != 0 {
+		t.Errorf("the server that is not ingest got %d bodies, want 0", len(notIngest.accepted))
 	}
 }
 
@@ -266,7 +267,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{name: "rate", args: []string{"-rate", "-1"}, wantErr: "-rate is -1"},
 		{name: "concurrency", args: []string{"-concurrency", "0"}, wantErr: "-concurrency is 0"},
 		{name: "retries", args: []string{"-retries", "-1"}, wantErr: "-retries is -1"},
-		{name: "ready timeout", args: []string{"-ready-timeout", "0s"}, wantErr: "-ready-timeout is 0s"},
+		{name: "ingest timeout", args: []string{"-ingest-timeout", "0s"}, wantErr: "-ingest-timeout is 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

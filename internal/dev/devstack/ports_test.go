@@ -30,6 +30,7 @@ func TestCheckPorts(t *testing.T) {
 			{free(), "ClickHouse", "-clickhouse-port"},
 			{free(), "ClickHouse's HTTP interface", "-clickhouse-http-port"},
 			{free(), "ingest", "INGEST_ADDR"},
+			{free(), "ingest's /metrics and /readyz", "-ingest-metrics-addr"},
 			{free(), "enrich", "-enrich-addr"},
 			{free(), "sink", "-sink-addr"},
 		}
@@ -52,6 +53,7 @@ func TestCheckPorts(t *testing.T) {
 		{name: "ClickHouse HTTP", listens: stack("-clickhouse-http-port", taken), want: []string{busy + "ClickHouse's HTTP interface is in use", "pick another with -clickhouse-http-port, e.g. make run DEVSTACK_FLAGS='-clickhouse-http-port "}},
 		{name: "ingest", listens: stack("INGEST_ADDR", taken), want: []string{busy + "ingest is in use", "pick another with INGEST_ADDR, e.g. INGEST_ADDR=127.0.0.1:"}},
 		{name: "ingest on every interface", listens: stack("INGEST_ADDR", ":"+takenPort), want: []string{busy + "ingest is in use", "pick another with INGEST_ADDR"}},
+		{name: "ingest's metrics", listens: stack("-ingest-metrics-addr", taken), want: []string{busy + "ingest's /metrics and /readyz is in use", "pick another with -ingest-metrics-addr, e.g. make run DEVSTACK_FLAGS='-ingest-metrics-addr 127.0.0.1:"}},
 		{name: "enrich", listens: stack("-enrich-addr", taken), want: []string{busy + "enrich is in use", "pick another with -enrich-addr, e.g. make run DEVSTACK_FLAGS='-enrich-addr 127.0.0.1:"}},
 		{name: "sink", listens: stack("-sink-addr", taken), want: []string{busy + "sink is in use", "pick another with -sink-addr, e.g. make run DEVSTACK_FLAGS='-sink-addr 127.0.0.1:"}},
 		{name: "the same port twice", listens: []listen{{"127.0.0.1:25001", "enrich", "-enrich-addr"}, {"127.0.0.1:25001", "sink", "-sink-addr"}}, want: []string{"enrich and sink both want port 25001: change -enrich-addr or -sink-addr"}},
