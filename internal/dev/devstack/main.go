@@ -225,7 +225,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := waitReady(ctx, "http://"+dialAddr(spec.addr)+"/readyz", s); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: ready on %s (pid %d, log %s)\n", spec.name, dialAddr(spec.addr), s.cmd.Process.Pid, s.logPath)
+		fmt.Fprintf(stdout, "%s: ready, /readyz and /metrics on %s (pid %d, log %s)\n", spec.name, dialAddr(spec.addr), s.cmd.Process.Pid, s.logPath)
 	}
 	printUsage(stdout, getenv, env, dialAddr(ingestAddr), dialAddr(*consoleAddr), chAddr)
 
