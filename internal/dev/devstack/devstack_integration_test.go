@@ -26,14 +26,14 @@ import (
 )
 
 // roleVar makes the test binary act as devstack, or, when started as
-// bin/ingest, bin/enrich or bin/sink, as a service that only answers /readyz:
+// bin/ingest, bin/enrich, bin/sink or bin/console, as a service that only answers /readyz:
 // what devstack does with its children is under test, not the services.
 const roleVar = "DEVSTACK_TEST_ROLE"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(roleVar) != "" {
 		switch filepath.Base(os.Args[0]) {
-		case "ingest", "enrich", "sink":
+		case "ingest", "enrich", "sink", "console":
 			fakeService()
 		default:
 			main()
@@ -124,7 +124,7 @@ func devstackCmd(t *testing.T, self, dir string) *exec.Cmd {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"devstack", "ingest", "enrich", "sink"} {
+	for _, name := range []string{"devstack", "ingest", "enrich", "sink", "console"} {
 		if err := os.Symlink(self, filepath.Join(bin, name)); err != nil && !os.IsExist(err) {
 			t.Fatal(err)
 		}
@@ -135,7 +135,8 @@ func devstackCmd(t *testing.T, self, dir string) *exec.Cmd {
 	}
 	cmd := exec.Command(filepath.Join(bin, "devstack"), "-data", filepath.Join(dir, "data"), "-bin", bin,
 		"-kafka-port", port(), "-clickhouse-port", port(), "-clickhouse-http-port", port(),
-		"-ingest-metrics-addr", testenv.FreeAddr(t), "-enrich-addr", testenv.FreeAddr(t), "-sink-addr", testenv.FreeAddr(t))
+		"-ingest-metrics-addr", testenv.FreeAddr(t), "-enrich-addr", testenv.FreeAddr(t), "-sink-addr", testenv.FreeAddr(t),
+		"-console-addr", testenv.FreeAddr(t), "-console-metrics-addr", testenv.FreeAddr(t))
 	cmd.Env = []string{roleVar + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "INGEST_ADDR=" + testenv.FreeAddr(t)}
 	return cmd
 }
@@ -201,7 +202,7 @@ func TestIntegrationSecondDevstackLeavesTheFirstAlone(t *testing.T) {
 }
 
 // readPids reads devstack's stdout until it says the stack is up, and
-// returns every pid it reported: ClickHouse's and the three services'. The
+// returns every pid it reported: ClickHouse's and the four services'. The
 // rest of stdout is drained so devstack never writes to a full pipe.
 func readPids(t *testing.T, cmd *exec.Cmd, out io.Reader, dir string) []int {
 	t.Helper()
@@ -249,8 +250,8 @@ func readPids(t *testing.T, cmd *exec.Cmd, out io.Reader, dir string) []int {
 		cmd.Process.Kill()
 		t.Fatalf("devstack not up after 2 minutes; stdout so far:\n%s", lines())
 	}
-	if len(pids) != 4 || slices.Contains(pids, 0) {
-		t.Fatalf("devstack reported pids %v, want ClickHouse's and three services'; stdout:\n%s", pids, lines())
+	if len(pids) != 5 || slices.Contains(pids, 0) {
+		t.Fatalf("devstack reported pids %v, want ClickHouse's and four services'; stdout:\n%s", pids, lines())
 	}
 	return pids
 }

@@ -136,7 +136,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		listen{ingestAddr, "ingest", "INGEST_ADDR"},
 		listen{*ingestMetricsAddr, "ingest's /metrics and /readyz", "-ingest-metrics-addr"},
 		listen{*enrichAddr, "enrich", "-enrich-addr"},
-		listen{*sinkAddr, "sink", "-sink-addr"})
+		listen{*sinkAddr, "sink", "-sink-addr"},
+		listen{*consoleAddr, "the console", "-console-addr"},
+		listen{*consoleMetricsAddr, "the console's /metrics and /readyz", "-console-metrics-addr"})
 	if err := checkPorts(listens); err != nil {
 		return err
 	}

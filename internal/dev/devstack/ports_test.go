@@ -33,6 +33,8 @@ func TestCheckPorts(t *testing.T) {
 			{free(), "ingest's /metrics and /readyz", "-ingest-metrics-addr"},
 			{free(), "enrich", "-enrich-addr"},
 			{free(), "sink", "-sink-addr"},
+			{free(), "the console", "-console-addr"},
+			{free(), "the console's /metrics and /readyz", "-console-metrics-addr"},
 		}
 		for i := range all {
 			if all[i].setting == setting {
@@ -56,6 +58,7 @@ func TestCheckPorts(t *testing.T) {
 		{name: "ingest's metrics", listens: stack("-ingest-metrics-addr", taken), want: []string{busy + "ingest's /metrics and /readyz is in use", "pick another with -ingest-metrics-addr, e.g. make run DEVSTACK_FLAGS='-ingest-metrics-addr 127.0.0.1:"}},
 		{name: "enrich", listens: stack("-enrich-addr", taken), want: []string{busy + "enrich is in use", "pick another with -enrich-addr, e.g. make run DEVSTACK_FLAGS='-enrich-addr 127.0.0.1:"}},
 		{name: "sink", listens: stack("-sink-addr", taken), want: []string{busy + "sink is in use", "pick another with -sink-addr, e.g. make run DEVSTACK_FLAGS='-sink-addr 127.0.0.1:"}},
+		{name: "console", listens: stack("-console-addr", taken), want: []string{busy + "the console is in use", "pick another with -console-addr, e.g. make run DEVSTACK_FLAGS='-console-addr 127.0.0.1:"}},
 		{name: "the same port twice", listens: []listen{{"127.0.0.1:25001", "enrich", "-enrich-addr"}, {"127.0.0.1:25001", "sink", "-sink-addr"}}, want: []string{"enrich and sink both want port 25001: change -enrich-addr or -sink-addr"}},
 		{name: "not an address", listens: []listen{{"8080", "ingest", "INGEST_ADDR"}}, want: []string{`ingest's address "8080" (INGEST_ADDR)`}},
 	}
