@@ -25,10 +25,10 @@ import (
 // fakeIngest is an httptest server that checks signatures like ingest and
 // answers 503 to its first unavailable POSTs, then status.
 type fakeIngest struct {
-	t           *testing.T
-	verifier    *meta.Verifier
-	unavailable int // 503s still to answer
-	status      int // the answer after them
+	t            *testing.T
+	verifier     *meta.Verifier
+	unavailable  int // 503s still to answer
+	status       int // the answer after them
 	healthStatus int // the answer to GET /healthz
 
 	mu       sync.Mutex
@@ -39,12 +39,12 @@ type fakeIngest struct {
 func newFakeIngest(t *testing.T, secret string, unavailable, status int) *fakeIngest {
 	t.Helper()
 	f := &fakeIngest{
-		t:           t,
-		verifier:    meta.NewVerifier([]string{secret}),
-		unavailable: unavailable,
-		status:      status,
+		t:            t,
+		verifier:     meta.NewVerifier([]string{secret}),
+		unavailable:  unavailable,
+		status:       status,
 		healthStatus: http.StatusOK,
-		accepted:    map[string]int{},
+		accepted:     map[string]int{},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serveHTTP))
 	t.Cleanup(srv.Close)
