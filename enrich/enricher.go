@@ -49,19 +49,10 @@ type enricher struct {
 	// client is the live session's client, for readiness; nil between
 	// sessions.
 	client atomic.Pointer[kgo.Client]
-	// oversize holds raw records whose output Kafka refused as too large:
-	// they are dead-lettered on their next attempt instead of blocking their
-	// partition. See escalate.
-	oversize map[rawPosition]int
-}
-
-type rawPosition struct {
-	partition int32
-	offset    int64
 }
 
 func newEnricher(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *enricher {
-	return &enricher{cfg: cfg, logger: logger, reg: reg, metrics: newMetrics(reg), oversize: map[rawPosition]int{}}
+	return &enricher{cfg: cfg, logger: logger, reg: reg, metrics: newMetrics(reg)}
 }
 
 // ready reports whether a session is consuming and its brokers answer.
@@ -88,10 +79,9 @@ func (e *enricher) run(ctx context.Context) error {
 		}
 		return err
 	}
-	proc := &processor{codec: codec, eventsTopic: e.cfg.EventsTopic, dlqTopic: e.cfg.DLQTopic}
 	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
-		err := e.session(ctx, proc)
+		err := e.session(ctx, codec)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -128,7 +118,15 @@ func (e *enricher) newCodec(ctx context.Context) (*eventcodec.Codec, error) {
 	}
 }
 
-func (e *enricher) session(ctx context.Context, proc *processor) error {
+// errBatchTooLarge ends a session whose batch Kafka refused as too large
+// although every record in it fit its topic's limit as read at the session's
+// start: the limit was lowered since, and the next session reads it again.
+var errBatchTooLarge = errors.New("kafka refused a batch as too large; reading the topics' limits again")
+
+// session runs one transactional session. Its producer sizes batches per topic
+// from the topics' max.message.bytes, read after they are ensured.
+func (e *enricher) session(ctx context.Context, codec *eventcodec.Codec) error {
+	limits := kafka.NewProducerLimits()
 	opts, err := kafka.Options(e.cfg.Kafka, "enrich", e.logger, e.reg)
 	if err != nil {
 		return err
@@ -144,7 +142,7 @@ func (e *enricher) session(ctx context.Context, proc *processor) error {
 		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(e.cfg.TransactionalID),
 		kgo.TransactionTimeout(transactionTimeout),
-		kgo.ProducerBatchMaxBytes(kafka.MaxRecordBytes),
+		limits.Opt(),
 		kgo.ProducerLinger(0), // End flushes each transaction at once
 	)...)
 	if err != nil {
@@ -152,13 +150,17 @@ func (e *enricher) session(ctx context.Context, proc *processor) error {
 	}
 	defer sess.Close()
 	err = kafka.EnsureTopicsRetrying(ctx, sess.Client(), e.cfg.Kafka, e.logger,
-		kafka.Topic{Name: e.cfg.RawTopic, LargeRecords: true},
+		kafka.RawTopic(e.cfg.Kafka, e.cfg.RawTopic),
 		kafka.Topic{Name: e.cfg.EventsTopic},
-		kafka.Topic{Name: e.cfg.DLQTopic, LargeRecords: true},
+		kafka.DLQTopic(e.cfg.Kafka, e.cfg.DLQTopic),
 	)
 	if err != nil {
 		return err
 	}
+	if err := limits.LoadRetrying(ctx, sess.Client(), e.logger, e.cfg.EventsTopic, e.cfg.DLQTopic); err != nil {
+		return err
+	}
+	proc := &processor{codec: codec, eventsTopic: e.cfg.EventsTopic, dlqTopic: e.cfg.DLQTopic, fits: limits.Fits}
 	e.client.Store(sess.Client())
 	defer e.client.Store(nil)
 
@@ -204,12 +206,11 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	var (
 		mu         sync.Mutex
 		produceErr error
-		refused    []rawPosition
+		tooLarge   bool
 		outcomes   = make([]outcome, 0, fetches.NumRecords())
 	)
 	fetches.EachRecord(func(raw *kgo.Record) {
-		pos := rawPosition{raw.Partition, raw.Offset}
-		o := proc.escalate(raw, e.oversize[pos])
+		o := proc.handle(raw)
 		outcomes = append(outcomes, o)
 		for _, rec := range o.records {
 			sess.Produce(endCtx, rec, func(_ *kgo.Record, err error) {
@@ -222,7 +223,7 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 					produceErr = err
 				}
 				if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-					refused = append(refused, pos)
+					tooLarge = true
 				}
 			})
 		}
@@ -237,16 +238,13 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	}
 	if !committed {
 		e.metrics.aborted.Inc()
-		for _, pos := range refused {
-			e.oversize[pos]++
-		}
 		e.logger.Warn("transaction aborted; its records will be processed again", "records", len(outcomes), "err", produceErr)
+		if tooLarge {
+			return false, errBatchTooLarge
+		}
 		return false, nil
 	}
 	now := time.Now()
-	for _, raw := range fetches.Records() {
-		delete(e.oversize, rawPosition{raw.Partition, raw.Offset})
-	}
 	e.record(outcomes, fetches, start, now)
 	return true, nil
 }

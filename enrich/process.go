@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,13 +18,13 @@ import (
 const (
 	stageDecode  = "decode"  // the payload or one of its items is not a usable Meta webhook
 	stageEncode  = "encode"  // an event could not be encoded with the schema
-	stageProduce = "produce" // Kafka refused what the record became
+	stageProduce = "produce" // what the record became is too large for Kafka
 )
 
 // DLQ reasons enrich adds to the decoder's.
 const (
 	reasonEncodeFailed   = "encode_failed"    // an event the schema refuses
-	reasonRecordTooLarge = "record_too_large" // Kafka refused an output record as too large
+	reasonRecordTooLarge = "record_too_large" // an output record over its topic's max.message.bytes
 )
 
 // maxDetail bounds the detail header: it lists bad items, and a payload may
@@ -41,30 +42,34 @@ type outcome struct {
 }
 
 // processor turns raw records into event and dead-letter records. It has no
-// state of its own beyond the codec, so it is safe for concurrent use.
+// state of its own beyond the codec and the topics' limits, so it is safe for
+// concurrent use.
 type processor struct {
 	codec       *eventcodec.Codec
 	eventsTopic string
 	dlqTopic    string
+	// fits reports whether a record, alone in a batch, is within its
+	// topic's max.message.bytes.
+	fits func(*kgo.Record) bool
 }
 
-// escalate processes raw according to how often Kafka refused its output as
-// too large, so that such a record ends in the DLQ instead of blocking its
-// partition: normally (0), then as a dead letter of the raw bytes (1), then as
-// a dead letter without the value (2 and more), which keeps the headers and
-// the lineage to the raw record, still in the raw topic.
-func (p *processor) escalate(raw *kgo.Record, refusals int) outcome {
-	received := receivedTime(raw)
-	switch refusals {
-	case 0:
-		return p.process(raw)
-	case 1:
-		dl := p.deadLetter(raw, stageProduce, reasonRecordTooLarge, "kafka refused the events of this payload as too large")
-		return outcome{records: []*kgo.Record{dl}, dlq: reasonRecordTooLarge, receivedTime: received}
+// handle processes raw and makes sure that Kafka can take every record it
+// becomes: when one of them alone is over its topic's limit, raw is
+// dead-lettered instead, and when the dead letter itself is over the DLQ
+// topic's limit, it goes without its value, keeping the headers and the
+// lineage to the raw record, still in the raw topic. Records that fit are
+// never escalated: a batch Kafka refuses as too large is retried.
+func (p *processor) handle(raw *kgo.Record) outcome {
+	o := p.process(raw)
+	if !slices.ContainsFunc(o.records, func(r *kgo.Record) bool { return !p.fits(r) }) {
+		return o
 	}
-	dl := p.deadLetter(raw, stageProduce, reasonRecordTooLarge, "kafka refused this payload as too large even as a dead letter; value dropped, the raw record keeps it")
-	dl.Value = nil
-	return outcome{records: []*kgo.Record{dl}, dlq: reasonRecordTooLarge, receivedTime: received}
+	dl := p.deadLetter(raw, stageProduce, reasonRecordTooLarge, "what this payload becomes is over its topic's max.message.bytes")
+	if !p.fits(dl) {
+		dl = p.deadLetter(raw, stageProduce, reasonRecordTooLarge, "this payload is over the DLQ topic's max.message.bytes; value dropped, the raw record keeps it")
+		dl.Value = nil
+	}
+	return outcome{records: []*kgo.Record{dl}, dlq: reasonRecordTooLarge, receivedTime: o.receivedTime}
 }
 
 // process decodes raw and encodes its events. A payload that cannot be decoded

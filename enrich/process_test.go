@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func newTestProcessor(t testing.TB) *processor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &processor{codec: codec, eventsTopic: eventsTopic, dlqTopic: dlqTopic}
+	return &processor{codec: codec, eventsTopic: eventsTopic, dlqTopic: dlqTopic, fits: func(*kgo.Record) bool { return true }}
 }
 
 const referralBody = `{"object":"page","entry":[{"id":"106000000000001","time":1763700000000,"messaging":[` +
@@ -33,21 +34,23 @@ func TestProcess(t *testing.T) {
 		Headers:   []kgo.RecordHeader{{Key: "reftrail-received-at", Value: []byte("1763700001234")}, {Key: "reftrail-request-id", Value: []byte("r1")}},
 	}
 	tests := []struct {
-		name        string
-		refusals    int
+		name string
+		// tooLarge lists the topics whose limit every record is over.
+		tooLarge    []string
 		wantEvents  int
 		wantDLQ     string
 		wantStage   string
 		wantValue   bool
 		wantRecords int
 	}{
-		{name: "good item produced, bad item dead-lettered", refusals: 0, wantEvents: 1, wantDLQ: "missing_sender", wantStage: stageDecode, wantValue: true, wantRecords: 2},
-		{name: "events refused as too large", refusals: 1, wantDLQ: reasonRecordTooLarge, wantStage: stageProduce, wantValue: true, wantRecords: 1},
-		{name: "dead letter refused as too large", refusals: 2, wantDLQ: reasonRecordTooLarge, wantStage: stageProduce, wantValue: false, wantRecords: 1},
+		{name: "good item produced, bad item dead-lettered", wantEvents: 1, wantDLQ: "missing_sender", wantStage: stageDecode, wantValue: true, wantRecords: 2},
+		{name: "an event over the events topic's limit", tooLarge: []string{eventsTopic}, wantDLQ: reasonRecordTooLarge, wantStage: stageProduce, wantValue: true, wantRecords: 1},
+		{name: "the dead letter over the DLQ topic's limit too", tooLarge: []string{eventsTopic, dlqTopic}, wantDLQ: reasonRecordTooLarge, wantStage: stageProduce, wantValue: false, wantRecords: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := p.escalate(raw, tt.refusals)
+			p.fits = func(r *kgo.Record) bool { return !slices.Contains(tt.tooLarge, r.Topic) }
+			o := p.handle(raw)
 			if len(o.events) != tt.wantEvents || len(o.records) != tt.wantRecords || o.dlq != tt.wantDLQ {
 				t.Fatalf("got %d events, %d records, dlq %q; want %d, %d, %q", len(o.events), len(o.records), o.dlq, tt.wantEvents, tt.wantRecords, tt.wantDLQ)
 			}

@@ -62,11 +62,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		registerSpoolGauges(reg, sp)
 	}
 
+	// Batches are sized from the raw topic's max.message.bytes, which an
+	// operator may have set lower than reftrail creates it with.
+	limits := kafka.NewProducerLimits()
 	client, err := kafka.NewClient(cfg.Kafka, "ingest", logger, reg,
 		kgo.RecordDeliveryTimeout(recordDeliveryTimeout),
 		kgo.MaxBufferedBytes(maxBufferedBytes),
 		kgo.ProducerLinger(0),
-		kgo.ProducerBatchMaxBytes(kafka.MaxRecordBytes),
+		limits.Opt(),
 	)
 	if err != nil {
 		return err
@@ -83,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stopWork()
 	// The topic check retries in the background so ingest listens at once:
 	// until it passes, a POST goes to the spool, or gets 503 without one.
-	var topic topicCheck
+	topic := topicCheck{limits: limits}
 	go topic.run(work, client, cfg, logger)
 
 	webhooks := &webhookHandler{

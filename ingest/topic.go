@@ -24,6 +24,10 @@ type topicCheck struct {
 	// refused holds why the topic cannot take ingest's records; ingest is
 	// not ready until an operator fixes it and restarts.
 	refused atomic.Pointer[error]
+	// limits sizes the producer's batches from the topic's
+	// max.message.bytes: records that each fit could otherwise be batched
+	// past it, and the broker would refuse the whole batch.
+	limits *kafka.ProducerLimits
 }
 
 func (c *topicCheck) ready() bool { return c.ok.Load() }
@@ -41,7 +45,7 @@ func (c *topicCheck) err() error {
 // run ensures the topic, then reads its max.message.bytes, retrying while
 // Kafka cannot be reached, until ctx ends.
 func (c *topicCheck) run(ctx context.Context, client *kgo.Client, cfg Config, logger *slog.Logger) {
-	if kafka.EnsureTopicsRetrying(ctx, client, cfg.Kafka, logger, kafka.Topic{Name: cfg.RawTopic, LargeRecords: true}) != nil {
+	if kafka.EnsureTopicsRetrying(ctx, client, cfg.Kafka, logger, kafka.RawTopic(cfg.Kafka, cfg.RawTopic)) != nil {
 		return
 	}
 	need := cfg.MaxBodyBytes + recordOverheadBytes
@@ -50,8 +54,10 @@ func (c *topicCheck) run(ctx context.Context, client *kgo.Client, cfg Config, lo
 		limit, err := maxMessageBytes(ctx, client, cfg.RawTopic)
 		switch {
 		case err == nil && limit >= need:
-			c.ok.Store(true)
-			return
+			if err = c.limits.Load(ctx, client, cfg.RawTopic); err == nil {
+				c.ok.Store(true)
+				return
+			}
 		case err == nil:
 			err := fmt.Errorf("raw topic %s takes records up to max.message.bytes=%d, under MAX_BODY_BYTES plus %d bytes of headers (%d): raise the topic's max.message.bytes or lower MAX_BODY_BYTES, then restart ingest",
 				cfg.RawTopic, limit, recordOverheadBytes, need)

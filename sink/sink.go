@@ -147,7 +147,7 @@ func (s *sink) run(ctx context.Context) error {
 	}
 	err = kafka.EnsureTopicsRetrying(ctx, client, s.cfg.Kafka, s.logger,
 		kafka.Topic{Name: s.cfg.EventsTopic},
-		kafka.Topic{Name: s.cfg.DLQTopic, LargeRecords: true},
+		kafka.DLQTopic(s.cfg.Kafka, s.cfg.DLQTopic),
 	)
 	if err != nil {
 		client.Close()

@@ -58,7 +58,17 @@ type Config struct {
 	// topics this service creates; existing topics are left as they are.
 	TopicPartitions  int32
 	TopicReplication int16
+	// RawRetention (RAW_RETENTION, default 168h) and DLQRetention
+	// (DLQ_RETENTION, default 168h) are the retention.ms of the raw and DLQ
+	// topics when this service creates them. Both hold webhook bodies with
+	// personal data (message text, opt-in tokens) kept only for replay.
+	RawRetention time.Duration
+	DLQRetention time.Duration
 }
+
+// defaultRetention keeps raw bodies and dead letters a week: time to notice a
+// decoder problem, fix it and replay, without keeping personal data longer.
+const defaultRetention = 7 * 24 * time.Hour
 
 // ConfigFromEnv reads the Kafka settings; problems are recorded in env.
 func ConfigFromEnv(env *config.Env) Config {
@@ -74,6 +84,8 @@ func ConfigFromEnv(env *config.Env) Config {
 		CreateTopics:     env.Bool("KAFKA_CREATE_TOPICS", true),
 		TopicPartitions:  int32(env.Int("TOPIC_PARTITIONS", 6, 1, 10000)),
 		TopicReplication: int16(env.Int("TOPIC_REPLICATION_FACTOR", -1, -1, 32)),
+		RawRetention:     env.Duration("RAW_RETENTION", defaultRetention, time.Hour, 365*24*time.Hour),
+		DLQRetention:     env.Duration("DLQ_RETENTION", defaultRetention, time.Hour, 365*24*time.Hour),
 	}
 	if c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSKeyFile != "" {
 		c.TLS = true
@@ -196,27 +208,70 @@ type Topic struct {
 	Name string
 	// LargeRecords creates the topic with max.message.bytes = MaxRecordBytes.
 	LargeRecords bool
+	// Retention creates the topic with this retention.ms; zero keeps the
+	// broker's default.
+	Retention time.Duration
+}
+
+// RawTopic is the raw topic as reftrail creates it: large records (webhook
+// bodies), kept for cfg.RawRetention.
+func RawTopic(cfg Config, name string) Topic {
+	return Topic{Name: name, LargeRecords: true, Retention: cfg.RawRetention}
+}
+
+// DLQTopic is the DLQ topic as reftrail creates it: large records (raw bodies
+// with their headers), kept for cfg.DLQRetention, since they are there for
+// replay only.
+func DLQTopic(cfg Config, name string) Topic {
+	return Topic{Name: name, LargeRecords: true, Retention: cfg.DLQRetention}
+}
+
+// minInsyncReplicas is what topics created with minInsyncFrom replicas or
+// more get as min.insync.replicas, so that acks=all means two copies: the
+// broker's default of 1 lets a write acknowledged by the leader alone be lost
+// with it.
+const (
+	minInsyncReplicas = "2"
+	minInsyncFrom     = 3
+)
+
+// topicConfigs are the configurations t is created with at replication.
+func topicConfigs(t Topic, replication int16) map[string]*string {
+	configs := map[string]*string{}
+	set := func(k, v string) { configs[k] = &v }
+	if t.LargeRecords {
+		set("max.message.bytes", strconv.Itoa(MaxRecordBytes))
+	}
+	if t.Retention > 0 {
+		set("retention.ms", strconv.FormatInt(t.Retention.Milliseconds(), 10))
+	}
+	if replication >= minInsyncFrom {
+		set("min.insync.replicas", minInsyncReplicas)
+	}
+	return configs
 }
 
 // EnsureTopics creates the topics that do not exist yet, with cfg's partitions
-// and replication. "Already exists" is success and existing topics are left as
-// they are; a cluster that refuses creation (authorization, policy) is logged
-// and tolerated, since an operator may provision topics by hand. Other errors,
+// and replication and each topic's settings; with a replication factor of 3 or
+// more (asked for, or the broker's default) they get min.insync.replicas=2.
+// "Already exists" is success and existing topics are left as they are; a
+// cluster that refuses creation (authorization, policy) is logged and
+// tolerated, since an operator may provision topics by hand. Other errors,
 // such as an unreachable cluster, are returned.
 func EnsureTopics(ctx context.Context, client *kgo.Client, cfg Config, logger *slog.Logger, topics ...Topic) error {
 	if !cfg.CreateTopics {
 		return nil
 	}
 	adm := kadm.NewClient(client)
-	maxBytes := strconv.Itoa(MaxRecordBytes)
 	for _, t := range topics {
-		var configs map[string]*string
-		if t.LargeRecords {
-			configs = map[string]*string{"max.message.bytes": &maxBytes}
-		}
-		r, err := adm.CreateTopic(ctx, cfg.TopicPartitions, cfg.TopicReplication, configs, t.Name)
+		r, err := adm.CreateTopic(ctx, cfg.TopicPartitions, cfg.TopicReplication, topicConfigs(t, cfg.TopicReplication), t.Name)
 		if err == nil {
 			err = r.Err
+		}
+		if err == nil && cfg.TopicReplication < 0 && r.ReplicationFactor >= minInsyncFrom {
+			// The broker's default replication is 3 or more: set what
+			// creating with an explicit factor would have.
+			err = setMinInsync(ctx, adm, t.Name)
 		}
 		switch {
 		case err == nil:
@@ -228,6 +283,18 @@ func EnsureTopics(ctx context.Context, client *kgo.Client, cfg Config, logger *s
 		default:
 			return fmt.Errorf("creating topic %s: %w", t.Name, err)
 		}
+	}
+	return nil
+}
+
+func setMinInsync(ctx context.Context, adm *kadm.Client, topic string) error {
+	v := minInsyncReplicas
+	rs, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "min.insync.replicas", Value: &v}}, topic)
+	if err == nil {
+		err = rs[0].Err
+	}
+	if err != nil {
+		return fmt.Errorf("setting min.insync.replicas: %w", err)
 	}
 	return nil
 }
