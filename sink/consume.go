@@ -27,6 +27,7 @@ type batch struct {
 	since time.Time
 
 	events      []event.Event
+	eventRecs   []*kgo.Record // eventRecs[i] is the record events[i] came from
 	deadLetters []chstore.DeadLetter
 }
 
@@ -223,11 +224,13 @@ func (s *sink) dropPartitions(_ context.Context, _ *kgo.Client, gone map[string]
 	}
 }
 
-// flush writes the batch to ClickHouse (events, then dead letters, each one
-// INSERT) and commits the offsets of its records. On error nothing is
+// flush writes the batch to ClickHouse (events, then dead letters) and
+// commits the offsets of its records. On a transient error nothing is
 // committed and the batch is kept whole for another attempt, which may write
-// some rows twice; ClickHouse collapses them. A failed commit after the rows
-// are written is only logged: the records come again, as duplicates.
+// some rows twice; ClickHouse collapses them. Rows ClickHouse refuses for
+// their data are isolated and dead-lettered (see isolate), so that one bad row
+// never stalls every partition. A failed commit after the rows are written is
+// only logged: the records come again, as duplicates.
 func (s *sink) flush(ctx context.Context, cl *kgo.Client, store *chstore.Store) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,14 +244,10 @@ func (s *sink) flush(ctx context.Context, cl *kgo.Client, store *chstore.Store) 
 		return err
 	}
 	now := time.Now()
-	if err := s.insert(insertCtx, tableEvents, len(b.events), func(ctx context.Context) error {
-		return store.InsertEvents(ctx, b.events, now)
-	}); err != nil {
+	if err := s.writeEvents(insertCtx, store, now); err != nil {
 		return err
 	}
-	if err := s.insert(insertCtx, tableDeadLetters, len(b.deadLetters), func(ctx context.Context) error {
-		return store.InsertDeadLetters(ctx, b.deadLetters, now)
-	}); err != nil {
+	if err := s.writeDeadLetters(insertCtx, store, now); err != nil {
 		return err
 	}
 
@@ -266,9 +265,95 @@ func (s *sink) flush(ctx context.Context, cl *kgo.Client, store *chstore.Store) 
 	// kept alive by the reused arrays.
 	clear(b.records)
 	clear(b.events)
+	clear(b.eventRecs)
 	clear(b.deadLetters)
-	b.records, b.events, b.deadLetters, b.bytes = b.records[:0], b.events[:0], b.deadLetters[:0], 0
+	b.records, b.events, b.eventRecs, b.deadLetters, b.bytes = b.records[:0], b.events[:0], b.eventRecs[:0], b.deadLetters[:0], 0
 	return nil
+}
+
+// writeEvents inserts the batch's events. Rows ClickHouse refuses become dead
+// letters with the server's reason, written with the batch's others.
+func (s *sink) writeEvents(ctx context.Context, store *chstore.Store, now time.Time) error {
+	b := &s.batch
+	refused, err := s.isolate(ctx, tableEvents, len(b.events), func(ctx context.Context, lo, hi int) error {
+		return store.InsertEvents(ctx, b.events[lo:hi], now)
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range refused {
+		rec := b.eventRecs[r.index]
+		s.logger.Warn("ClickHouse refused an event; dead-lettering it", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "reason", chstore.Reason(r.err))
+		b.deadLetters = append(b.deadLetters, eventDeadLetter(rec, reasonRejected, chstore.Reason(r.err)))
+	}
+	return nil
+}
+
+// writeDeadLetters inserts the batch's dead letters. One that ClickHouse
+// refuses is written again as its identity, reason and the server's refusal
+// alone, without payload or headers; if even that is refused, the batch
+// fails, to be retried.
+func (s *sink) writeDeadLetters(ctx context.Context, store *chstore.Store, now time.Time) error {
+	b := &s.batch
+	refused, err := s.isolate(ctx, tableDeadLetters, len(b.deadLetters), func(ctx context.Context, lo, hi int) error {
+		return store.InsertDeadLetters(ctx, b.deadLetters[lo:hi], now)
+	})
+	if err != nil || len(refused) == 0 {
+		return err
+	}
+	bare := make([]chstore.DeadLetter, len(refused))
+	for i, r := range refused {
+		d := b.deadLetters[r.index]
+		bare[i] = chstore.DeadLetter{
+			RawTopic: d.RawTopic, RawPartition: d.RawPartition, RawOffset: d.RawOffset,
+			Reason: d.Reason, Stage: d.Stage, ReceivedTime: d.ReceivedTime,
+			Detail: "ClickHouse refused this dead letter: " + chstore.Reason(r.err),
+		}
+	}
+	return s.insert(ctx, tableDeadLetters, len(bare), func(ctx context.Context) error {
+		return store.InsertDeadLetters(ctx, bare, now)
+	})
+}
+
+// refusal is a row ClickHouse refused and why.
+type refusal struct {
+	index int
+	err   error
+}
+
+// isolate inserts rows [0, n) of table with insert. When ClickHouse refuses a
+// range for its data (chstore.IsRejected), the range is split in halves and
+// each half inserted on its own, down to single rows: it returns the rows
+// refused alone, everything else being written. Any other error ends it, for
+// the whole batch to be retried (rows written meanwhile collapse in
+// ClickHouse). k bad rows among n cost about 2·k·log2(n) inserts; a block over
+// max_partitions_per_insert_block passes once split, with no row refused.
+func (s *sink) isolate(ctx context.Context, table string, n int, insert func(ctx context.Context, lo, hi int) error) ([]refusal, error) {
+	var (
+		refused []refusal
+		walk    func(lo, hi int) error
+	)
+	walk = func(lo, hi int) error {
+		err := s.insert(ctx, table, hi-lo, func(ctx context.Context) error { return insert(ctx, lo, hi) })
+		switch {
+		case err == nil:
+			return nil
+		case !chstore.IsRejected(err):
+			return err
+		case hi-lo == 1:
+			refused = append(refused, refusal{index: lo, err: err})
+			return nil
+		}
+		mid := lo + (hi-lo)/2
+		if err := walk(lo, mid); err != nil {
+			return err
+		}
+		return walk(mid, hi)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return refused, walk(0, n)
 }
 
 // decode turns the batch's records into events and dead letters. An event
@@ -278,8 +363,9 @@ func (s *sink) flush(ctx context.Context, cl *kgo.Client, store *chstore.Store) 
 func (s *sink) decode(ctx context.Context) error {
 	b := &s.batch
 	clear(b.events)
+	clear(b.eventRecs)
 	clear(b.deadLetters)
-	b.events, b.deadLetters = b.events[:0], b.deadLetters[:0]
+	b.events, b.eventRecs, b.deadLetters = b.events[:0], b.eventRecs[:0], b.deadLetters[:0]
 	for _, r := range b.records {
 		if r.Topic == s.cfg.DLQTopic {
 			b.deadLetters = append(b.deadLetters, dlqDeadLetter(r, s.cfg.RawTopic))
@@ -288,13 +374,14 @@ func (s *sink) decode(ctx context.Context) error {
 		b.events = append(b.events, event.Event{})
 		err := s.decoder.Decode(ctx, r.Value, &b.events[len(b.events)-1])
 		if err == nil {
+			b.eventRecs = append(b.eventRecs, r)
 			continue
 		}
 		b.events = b.events[:len(b.events)-1]
 		if !errors.Is(err, eventcodec.ErrMalformed) && !errors.Is(err, eventcodec.ErrUnknownSchema) {
 			return fmt.Errorf("decoding event at %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
-		b.deadLetters = append(b.deadLetters, undecodableDeadLetter(r, err))
+		b.deadLetters = append(b.deadLetters, eventDeadLetter(r, reasonUndecodable, err.Error()))
 	}
 	return nil
 }

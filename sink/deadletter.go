@@ -9,9 +9,11 @@ import (
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
-// Dead letters sink itself writes: an event record it cannot decode.
+// Dead letters sink itself writes: an event record it cannot decode, or one
+// whose row ClickHouse refuses.
 const (
 	reasonUndecodable = "undecodable_event"
+	reasonRejected    = "rejected_by_clickhouse"
 	stageSink         = "sink"
 	// reasonUnknown stands in for a DLQ record without a reason header,
 	// which enrich never writes but an operator's tool might.
@@ -63,16 +65,16 @@ func dlqDeadLetter(rec *kgo.Record, rawTopic string) chstore.DeadLetter {
 	return d
 }
 
-// undecodableDeadLetter is the dead_letters row of an event record that cannot
-// be decoded, keyed by the record's own position in the events topic.
-func undecodableDeadLetter(rec *kgo.Record, err error) chstore.DeadLetter {
+// eventDeadLetter is the dead_letters row of an event record sink gives up on,
+// keyed by the record's own position in the events topic.
+func eventDeadLetter(rec *kgo.Record, reason, detail string) chstore.DeadLetter {
 	return chstore.DeadLetter{
 		RawTopic:     rec.Topic,
 		RawPartition: rec.Partition,
 		RawOffset:    rec.Offset,
-		Reason:       reasonUndecodable,
+		Reason:       reason,
 		Stage:        stageSink,
-		Detail:       err.Error(),
+		Detail:       detail,
 		Payload:      rec.Value,
 		Headers:      headers(rec),
 		ReceivedTime: rec.Timestamp.UnixMilli(),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -63,15 +62,15 @@ func TestDLQDeadLetter(t *testing.T) {
 	}
 }
 
-func TestUndecodableDeadLetter(t *testing.T) {
+func TestEventDeadLetter(t *testing.T) {
 	at := time.UnixMilli(1763700200000)
 	rec := &kgo.Record{Topic: eventsTopic, Partition: 2, Offset: 9, Timestamp: at, Value: []byte{0xff}}
-	got := undecodableDeadLetter(rec, errors.New("malformed event: magic byte 0xff"))
+	got := eventDeadLetter(rec, reasonUndecodable, "malformed event: magic byte 0xff")
 	want := chstore.DeadLetter{
 		RawTopic: eventsTopic, RawPartition: 2, RawOffset: 9, Reason: "undecodable_event", Stage: "sink",
 		Detail: "malformed event: magic byte 0xff", Payload: []byte{0xff}, Headers: []chstore.Header{}, ReceivedTime: at.UnixMilli(),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("undecodableDeadLetter (-want +got):\n%s", diff)
+		t.Errorf("eventDeadLetter (-want +got):\n%s", diff)
 	}
 }

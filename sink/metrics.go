@@ -51,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"topic", "partition"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "reftrail_sink_dead_letters_total",
-			Help: "Dead letters written to ClickHouse, by reason: the DLQ topic's, and undecodable_event for event records sink could not decode.",
+			Help: "Dead letters written to ClickHouse, by reason: the DLQ topic's, undecodable_event for event records sink could not decode, and rejected_by_clickhouse for event rows ClickHouse refused.",
 		}, []string{"reason"}),
 		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "reftrail_sink_commit_failures_total",
