@@ -9,7 +9,8 @@
 //     is used only when the entry has no id, and a disagreement is counted in
 //     Result.AccountMismatches. See decoder.item.
 //   - Timestamps below 1e11 are seconds, below 1e14 milliseconds; anything
-//     else is invalid_timestamp. entry.time is never a fallback: it is the
+//     else is invalid_timestamp, and so is a time before 2010 or more than a
+//     day after the payload was received (see plausibleTime). entry.time is never a fallback: it is the
 //     batch's time, and would give a redelivery batched differently another
 //     event id. See parseTimestamp.
 //   - event_id is the mid, or "h:" and 128 bits of SHA-256 over the
@@ -102,7 +103,8 @@ const (
 	// ReasonMissingTimestamp: no timestamp, or null.
 	ReasonMissingTimestamp Reason = "missing_timestamp"
 	// ReasonInvalidTimestamp: a timestamp that is not a positive number (or a
-	// string of one) in a plausible range; see parseTimestamp.
+	// string of one) in a plausible range: from 2010 to a day after the
+	// payload was received. See parseTimestamp and plausibleTime.
 	ReasonInvalidTimestamp Reason = "invalid_timestamp"
 )
 

@@ -313,6 +313,9 @@ func (d *decoder) item(i int, list string, j int, it *item, entryID *flexID) {
 	case it.Timestamp.err != "":
 		d.bad(entryPath(i, list, j), ReasonInvalidTimestamp, it.Timestamp.err)
 		return
+	case !plausibleTime(it.Timestamp.ms, d.src.ReceivedTime):
+		d.bad(entryPath(i, list, j), ReasonInvalidTimestamp, "timestamp is before 2010 or more than a day after the payload was received")
+		return
 	}
 	account := entryID.s
 	if account == "" {

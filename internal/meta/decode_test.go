@@ -290,3 +290,46 @@ func TestValidRef(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeRejectsImplausibleTimestamps checks the accepted range of event
+// times: from 2010 to a day after the payload was received. Before, anything
+// from 1973 to the year 5138 was accepted, and ClickHouse's DateTime wraps
+// after 2106.
+func TestDecodeRejectsImplausibleTimestamps(t *testing.T) {
+	const received = 1717000999000 // 2024-05-29T16:43:19Z
+	tests := []struct {
+		name      string
+		timestamp string
+		received  int64
+		wantBad   bool
+	}{
+		{name: "just received", timestamp: "1717000990000", received: received},
+		{name: "2010-01-01", timestamp: "1262304000000", received: received},
+		{name: "2009, in seconds", timestamp: "1262303999", received: received, wantBad: true},
+		{name: "1973", timestamp: "100000000000", received: received, wantBad: true},
+		{name: "a day ahead", timestamp: "1717087399000", received: received},
+		{name: "a day and a second ahead", timestamp: "1717087400000", received: received, wantBad: true},
+		{name: "year 5000", timestamp: "95617584000000", received: received, wantBad: true},
+		{name: "after 2106, receive time unknown", timestamp: "4294967296000", wantBad: true},
+		{name: "2100, receive time unknown", timestamp: "4102444800000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"object":"instagram","entry":[{"id":"17841400000000001","messaging":[{"sender":{"id":"1"},"recipient":{"id":"17841400000000001"},"timestamp":` +
+				tt.timestamp + `,"referral":{"ref":"r","source":"SHORTLINKS","type":"OPEN_THREAD"}}]}]}`
+			res, err := Decode([]byte(body), Source{ReceivedTime: tt.received})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantBad {
+				if len(res.Bad) != 1 || res.Bad[0].Reason != ReasonInvalidTimestamp || len(res.Events) != 0 {
+					t.Errorf("Decode = %d events, bad %+v; want the item dead-lettered as invalid_timestamp", len(res.Events), res.Bad)
+				}
+				return
+			}
+			if len(res.Events) != 1 || len(res.Bad) != 0 {
+				t.Errorf("Decode = %d events, bad %+v; want one event", len(res.Events), res.Bad)
+			}
+		})
+	}
+}

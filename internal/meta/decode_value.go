@@ -20,6 +20,28 @@ const (
 	millisBelow = 1e14
 )
 
+// Plausible event times. Meta's messaging webhooks postdate minEventTime, and
+// an event cannot happen much after ingest received it: maxAhead leaves room
+// for clocks that disagree. Without a receive time, maxEventTime is the bound:
+// the last second a ClickHouse DateTime holds (2106-02-07), past which it
+// wraps. Anything else is a wrong timestamp, dead-lettered rather than stored
+// in a far month.
+const (
+	minEventTime = 1262304000000 // 2010-01-01T00:00:00Z
+	maxAhead     = 24 * 60 * 60 * 1000
+	maxEventTime = (1<<32 - 1) * 1000
+)
+
+// plausibleTime reports whether ms (Unix ms) is a plausible event time for a
+// payload received at received (Unix ms, 0 when unknown).
+func plausibleTime(ms, received int64) bool {
+	limit := int64(maxEventTime)
+	if received > 0 {
+		limit = min(limit, received+maxAhead)
+	}
+	return ms >= minEventTime && ms <= limit
+}
+
 // timestamp is an item's timestamp as Meta sent it: a JSON number or a string
 // holding one, in seconds or milliseconds. UnmarshalJSON never fails, so that a
 // bad timestamp costs its item (invalid_timestamp) and not the payload.
