@@ -30,6 +30,10 @@ const (
 	eventsTopic = "reftrail.events.v1"
 	dlqTopic    = "meta.webhooks.dlq"
 	partitions  = 3
+	// receivedBase is the receive time produceRaw gives raw records
+	// (2026-01-01), after every event of the corpus and of the traffic
+	// plans: the decoder refuses events more than a day after receipt.
+	receivedBase = 1767225600000
 )
 
 // TestMain lets the kill test run enrich as a child process of this test
@@ -91,7 +95,7 @@ func produceRaw(t testing.TB, brokers []string, bodies [][]byte) []*kgo.Record {
 	recs := make([]*kgo.Record, len(bodies))
 	for i, b := range bodies {
 		recs[i] = &kgo.Record{Value: b, Headers: []kgo.RecordHeader{
-			{Key: "reftrail-received-at", Value: []byte(strconv.Itoa(1763700100000 + i))},
+			{Key: "reftrail-received-at", Value: []byte(strconv.Itoa(receivedBase + i))},
 			{Key: "reftrail-request-id", Value: []byte(fmt.Sprintf("req-%d", i))},
 		}}
 		if key, ok := meta.AccountKey(b); ok {
@@ -173,7 +177,7 @@ func TestIntegrationEnrichCorpus(t *testing.T) {
 	var wantEvents []event.Event
 	wantDLQ := map[string]string{} // raw partition/offset → reason
 	for i, raw := range raws {
-		res, err := meta.Decode(raw.Value, meta.Source{ReceivedTime: int64(1763700100000 + i), Partition: raw.Partition, Offset: raw.Offset})
+		res, err := meta.Decode(raw.Value, meta.Source{ReceivedTime: int64(receivedBase + i), Partition: raw.Partition, Offset: raw.Offset})
 		pos := fmt.Sprintf("%d/%d", raw.Partition, raw.Offset)
 		switch {
 		case err != nil:
