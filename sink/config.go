@@ -28,6 +28,12 @@ type Config struct {
 	// SchemaRegistryURL lets the decoder resolve Confluent schema ids
 	// (SCHEMA_REGISTRY_URL); empty reads single-object encoding only.
 	SchemaRegistryURL string
+	// UnknownSchemaWait is how long an event whose Confluent schema id the
+	// registry does not know is retried before it is dead-lettered
+	// (UNKNOWN_SCHEMA_WAIT, default 2m): a registry replica may lag the one
+	// enrich registered with. The batch waits meanwhile, like a batch
+	// ClickHouse refuses.
+	UnknownSchemaWait time.Duration
 	// ClickHouse is where rows go (CLICKHOUSE_ADDR, CLICKHOUSE_DATABASE,
 	// CLICKHOUSE_USERNAME, CLICKHOUSE_PASSWORD), and CLICKHOUSE_CLUSTER runs
 	// the migrations ON CLUSTER with replicated engines (default empty: a
@@ -59,6 +65,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		DLQTopic:          kafka.DLQTopicFromEnv(env),
 		RawTopic:          kafka.RawTopicFromEnv(env),
 		SchemaRegistryURL: eventcodec.RegistryURLFromEnv(env),
+		UnknownSchemaWait: env.Duration("UNKNOWN_SCHEMA_WAIT", 2*time.Minute, 0, time.Hour),
 		ClickHouse:        chstore.ConfigFromEnv(env),
 		BatchRows:         int(env.Int("BATCH_ROWS", 10000, 1, 1000000)),
 		FlushInterval:     env.Duration("FLUSH_INTERVAL", time.Second, time.Millisecond, 24*time.Hour),

@@ -257,6 +257,7 @@ func (s *sink) flush(ctx context.Context, cl *kgo.Client, store *chstore.Store) 
 		s.metrics.commitFailures.Inc()
 		s.logger.Warn("committing offsets of a written batch failed; its records will come again", "err", err)
 	}
+	s.unknownSchemaSince = time.Time{}
 	s.metrics.batchRows.Observe(float64(len(b.records)))
 	for i := range b.deadLetters {
 		s.metrics.deadLetters.WithLabelValues(reasonLabel(b.deadLetters[i].Reason)).Inc()
@@ -378,12 +379,25 @@ func (s *sink) decode(ctx context.Context) error {
 			continue
 		}
 		b.events = b.events[:len(b.events)-1]
-		if !errors.Is(err, eventcodec.ErrMalformed) && !errors.Is(err, eventcodec.ErrUnknownSchema) {
+		if !errors.Is(err, eventcodec.ErrMalformed) && !errors.Is(err, eventcodec.ErrUnknownSchema) || s.waitForSchema(err) {
 			return fmt.Errorf("decoding event at %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
 		b.deadLetters = append(b.deadLetters, eventDeadLetter(r, reasonUndecodable, err.Error()))
 	}
 	return nil
+}
+
+// waitForSchema reports whether the batch should wait for the schema id of
+// err rather than dead-letter its event: the registry does not know the id,
+// and UNKNOWN_SCHEMA_WAIT has not passed since the batch first met it.
+func (s *sink) waitForSchema(err error) bool {
+	if !errors.Is(err, eventcodec.ErrSchemaNotRegistered) {
+		return false
+	}
+	if s.unknownSchemaSince.IsZero() {
+		s.unknownSchemaSince = time.Now()
+	}
+	return time.Since(s.unknownSchemaSince) < s.cfg.UnknownSchemaWait
 }
 
 // insert runs one INSERT of rows rows into table and records it.

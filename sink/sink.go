@@ -71,6 +71,11 @@ type sink struct {
 	// registry) refused waits for its next attempt.
 	retrying atomic.Bool
 
+	// unknownSchemaSince is when the batch first held an event whose
+	// schema id the registry did not know; zero when none waits. Used by
+	// the consume loop only.
+	unknownSchemaSince time.Time
+
 	// mu guards the batch: the consume loop fills and flushes it, the
 	// rebalance callbacks drop records of partitions that moved away.
 	mu    sync.Mutex

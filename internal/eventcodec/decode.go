@@ -24,6 +24,11 @@ var (
 	// fingerprint not among the released versions, id not in the registry,
 	// Confluent framing without a registry) or cannot be read into an event.Event.
 	ErrUnknownSchema = errors.New("unknown writer schema")
+	// ErrSchemaNotRegistered is the one ErrUnknownSchema that may pass: the
+	// registry does not know the Confluent schema id (yet: a registry replica
+	// may lag the one the writer registered with). Errors wrapping it wrap
+	// ErrUnknownSchema too.
+	ErrSchemaNotRegistered = errors.New("schema id not in the registry")
 )
 
 // Decoder reads events in both wire formats: Avro single-object encoding with
@@ -154,7 +159,7 @@ func (d *Decoder) schemaByID(ctx context.Context, id int) (avro.Schema, error) {
 	if err != nil {
 		if re := (*sr.ResponseError)(nil); errors.As(err, &re) && re.ErrorCode == sr.ErrSchemaNotFound.Code {
 			// Not cached: a registry replica may learn the id later.
-			return nil, fmt.Errorf("%w: schema id %d is not in the registry", ErrUnknownSchema, id)
+			return nil, fmt.Errorf("%w: %w: %d", ErrUnknownSchema, ErrSchemaNotRegistered, id)
 		}
 		return nil, fmt.Errorf("fetching schema id %d: %w", id, err)
 	}
