@@ -102,6 +102,9 @@ const (
 	ReasonMissingRecipient Reason = "missing_recipient"
 	// ReasonMissingTimestamp: no timestamp, or null.
 	ReasonMissingTimestamp Reason = "missing_timestamp"
+	// ReasonTooManyItems: the payload holds more than 1,000 entries or
+	// items, Meta's batch limit; those beyond it were not decoded.
+	ReasonTooManyItems Reason = "too_many_items"
 	// ReasonInvalidTimestamp: a timestamp that is not a positive number (or a
 	// string of one) in a plausible range: from 2010 to a day after the
 	// payload was received. See parseTimestamp and plausibleTime.
@@ -136,6 +139,9 @@ func (e *DecodeError) Error() string {
 // problem on one entry or item; both paths share every rule after that, and
 // FuzzDecode checks that they agree.
 func Decode(body []byte, src Source) (Result, error) {
+	if !withinLimits(body) {
+		return decodeLayered(body, src)
+	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return decodeLayered(body, src)
@@ -155,7 +161,8 @@ func Decode(body []byte, src Source) (Result, error) {
 }
 
 // decodeLayered decodes body one level at a time (envelope, entries, lists,
-// items), so that a type mismatch costs only the entry or item it is in. It is
+// items), so that a type mismatch costs only the entry or item it is in, and
+// at most maxEntries entries and maxItems items (see withinLimits). It is
 // slower than the one-pass decode in Decode, which is why it is the fallback.
 func decodeLayered(body []byte, src Source) (Result, error) {
 	var env struct {
@@ -169,8 +176,9 @@ func decodeLayered(body []byte, src Source) (Result, error) {
 		}
 		return Result{}, &DecodeError{Reason: ReasonNotMetaEnvelope, Detail: typeDetail(err)}
 	}
+	limits := newBudget()
 	var entries []json.RawMessage
-	if err := json.Unmarshal(env.Entry, &entries); err != nil && env.Entry != nil {
+	if err := json.Unmarshal(limits.takeEntries(env.Entry), &entries); err != nil && env.Entry != nil {
 		return Result{}, &DecodeError{Reason: ReasonNotMetaEnvelope, Detail: "entry is not an array"}
 	}
 	platform, err := platformOf(env.Object, entries != nil)
@@ -190,10 +198,14 @@ func decodeLayered(body []byte, src Source) (Result, error) {
 			continue
 		}
 		ent := entry{ID: e.ID}
-		ent.Messaging, ent.messagingErr = layeredList[item](e.Messaging)
-		ent.Standby, ent.standbyErr = layeredList[item](e.Standby)
-		ent.Changes, ent.changesErr = layeredList[change](e.Changes)
+		ent.Messaging, ent.messagingErr = layeredList[item](limits.takeItems(e.Messaging, i, "messaging"))
+		ent.Standby, ent.standbyErr = layeredList[item](limits.takeItems(e.Standby, i, "standby"))
+		ent.Changes, ent.changesErr = layeredList[change](limits.takeItems(e.Changes, i, "changes"))
 		d.entry(i, &ent)
+	}
+	if bad, ok := limits.badExcess(); ok {
+		// First, so that it is the dead letter's reason.
+		d.res.Bad = append([]ItemError{bad}, d.res.Bad...)
 	}
 	return d.result(), nil
 }
