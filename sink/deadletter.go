@@ -7,6 +7,7 @@ import (
 
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/kafka"
+	"github.com/reftrail/reftrail/internal/meta"
 )
 
 // Dead letters sink itself writes: an event record it cannot decode, or one
@@ -24,7 +25,10 @@ const (
 )
 
 // dlqDeadLetter is the dead_letters row of a DLQ topic record: the raw record
-// enrich gave up on, identified by rawTopic and the partition and offset from
+// enrich gave up on, its payload redacted (meta.Redact: message text,
+// attachments, tokens and other free text replaced, ids and structure kept),
+// since dashboards read dead_letters and the DLQ topic keeps the raw bytes
+// for replay, identified by rawTopic and the partition and offset from
 // its headers, so that the same raw record dead-lettered twice collapses into
 // one row. A record without those headers is keyed by its own position in the
 // DLQ topic instead: it is kept, and still collapses when redelivered.
@@ -32,7 +36,7 @@ func dlqDeadLetter(rec *kgo.Record, rawTopic string) chstore.DeadLetter {
 	d := chstore.DeadLetter{
 		RawTopic:     rawTopic,
 		Reason:       reasonUnknown,
-		Payload:      rec.Value,
+		Payload:      meta.Redact(rec.Value),
 		Headers:      headers(rec),
 		ReceivedTime: rec.Timestamp.UnixMilli(),
 	}

@@ -31,7 +31,7 @@ func TestDLQDeadLetter(t *testing.T) {
 			want: chstore.DeadLetter{
 				RawTopic: rawTopic, RawPartition: 2, RawOffset: 41,
 				Reason: "invalid_json", Stage: "decode", Detail: "unexpected end of JSON input",
-				Payload: []byte(`{"object":`), ReceivedTime: 1763700100000,
+				Payload: []byte(`[redacted] 10 bytes, not JSON`), ReceivedTime: 1763700100000,
 				Headers: []chstore.Header{
 					{Key: "reftrail-received-at", Value: []byte("1763700100000")},
 					{Key: "reftrail-request-id", Value: []byte("req-1")},
@@ -48,8 +48,20 @@ func TestDLQDeadLetter(t *testing.T) {
 			rec:  &kgo.Record{Topic: dlqTopic, Partition: 0, Offset: 3, Timestamp: at, Value: []byte("x"), Headers: []kgo.RecordHeader{{Key: "reftrail-raw-offset", Value: []byte("not a number")}}},
 			want: chstore.DeadLetter{
 				RawTopic: dlqTopic, RawPartition: 0, RawOffset: 3, Reason: "unknown",
-				Payload: []byte("x"), ReceivedTime: at.UnixMilli(),
+				Payload: []byte("[redacted] 1 bytes, not JSON"), ReceivedTime: at.UnixMilli(),
 				Headers: []chstore.Header{{Key: "reftrail-raw-offset", Value: []byte("not a number")}},
+			},
+		},
+		{
+			name: "message text, attachments and opt-in tokens redacted",
+			rec: &kgo.Record{Topic: dlqTopic, Partition: 0, Offset: 4, Timestamp: at, Value: []byte(`{"object":"page","entry":[{"id":"106","messaging":[` +
+				`{"sender":{"id":"24"},"recipient":{"id":"106"},"timestamp":1,"message":{"mid":"m1","text":"my address is 12 rue X","attachments":[{"type":"file","payload":{"url":"https://x/cv.pdf"}}]}},` +
+				`{"sender":{"id":"24"},"recipient":{"id":"106"},"timestamp":2,"optin":{"type":"notification_messages","notification_messages_token":"tok-1"}}]}]}`)},
+			want: chstore.DeadLetter{
+				RawTopic: dlqTopic, RawPartition: 0, RawOffset: 4, Reason: "unknown", ReceivedTime: at.UnixMilli(), Headers: []chstore.Header{},
+				Payload: []byte(`{"entry":[{"id":"106","messaging":[` +
+					`{"message":{"attachments":[{"payload":{"url":"[redacted]"},"type":"file"}],"mid":"m1","text":"[redacted]"},"recipient":{"id":"106"},"sender":{"id":"24"},"timestamp":1},` +
+					`{"optin":{"notification_messages_token":"[redacted]","type":"notification_messages"},"recipient":{"id":"106"},"sender":{"id":"24"},"timestamp":2}]}],"object":"page"}`),
 			},
 		},
 	}
