@@ -22,10 +22,10 @@ type Config struct {
 	RawTopic    string
 	EventsTopic string
 	DLQTopic    string
-	// SchemaRegistryURL selects the Confluent framing with the schema
-	// registered there (SCHEMA_REGISTRY_URL); empty means Avro single-object
+	// Registry is the schema registry (SCHEMA_REGISTRY_URL, _USERNAME,
+	// _PASSWORD, _CA_FILE); an empty URL means Avro single-object
 	// encoding, which needs no registry.
-	SchemaRegistryURL string
+	Registry eventcodec.RegistryConfig
 	// TransactionalID identifies this instance's producer to Kafka and its
 	// static group membership (ENRICH_TRANSACTIONAL_ID, default
 	// reftrail-enrich-<hostname>). It must be unique per running instance and
@@ -44,15 +44,15 @@ type Config struct {
 func configFromEnv(getenv func(string) string) (Config, error) {
 	env := config.NewEnv(getenv)
 	c := Config{
-		Kafka:             kafka.ConfigFromEnv(env),
-		RawTopic:          kafka.RawTopicFromEnv(env),
-		EventsTopic:       kafka.EventsTopicFromEnv(env),
-		DLQTopic:          kafka.DLQTopicFromEnv(env),
-		SchemaRegistryURL: eventcodec.RegistryURLFromEnv(env),
-		TransactionalID:   env.String("ENRICH_TRANSACTIONAL_ID", defaultTransactionalID()),
-		MaxPollRecords:    int(env.Int("ENRICH_MAX_POLL_RECORDS", 1000, 1, 100000)),
-		MetricsAddr:       env.String("METRICS_ADDR", ":9101"),
-		LogLevel:          obs.LogLevel(env),
+		Kafka:           kafka.ConfigFromEnv(env),
+		RawTopic:        kafka.RawTopicFromEnv(env),
+		EventsTopic:     kafka.EventsTopicFromEnv(env),
+		DLQTopic:        kafka.DLQTopicFromEnv(env),
+		Registry:        eventcodec.RegistryConfigFromEnv(env),
+		TransactionalID: env.String("ENRICH_TRANSACTIONAL_ID", defaultTransactionalID()),
+		MaxPollRecords:  int(env.Int("ENRICH_MAX_POLL_RECORDS", 1000, 1, 100000)),
+		MetricsAddr:     env.String("METRICS_ADDR", ":9101"),
+		LogLevel:        obs.LogLevel(env),
 	}
 	kafka.RequireDistinctTopics(env,
 		kafka.TopicSetting{Variable: "RAW_TOPIC", Topic: c.RawTopic},

@@ -97,10 +97,10 @@ func (e *enricher) run(ctx context.Context) error {
 // registry the Confluent framing, retrying registration until the registry
 // answers (it may start after enrich).
 func (e *enricher) newCodec(ctx context.Context) (*eventcodec.Codec, error) {
-	if e.cfg.SchemaRegistryURL == "" {
+	if e.cfg.Registry.URL == "" {
 		return eventcodec.NewCodec()
 	}
-	client, err := eventcodec.NewRegistryClient(e.cfg.SchemaRegistryURL)
+	client, err := eventcodec.NewRegistryClient(e.cfg.Registry)
 	if err != nil {
 		return nil, err
 	}

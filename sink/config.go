@@ -25,9 +25,10 @@ type Config struct {
 	// DLQ headers carry the raw partition and offset but not the topic, and
 	// dead_letters rows are keyed by all three.
 	RawTopic string
-	// SchemaRegistryURL lets the decoder resolve Confluent schema ids
-	// (SCHEMA_REGISTRY_URL); empty reads single-object encoding only.
-	SchemaRegistryURL string
+	// Registry is the schema registry (SCHEMA_REGISTRY_URL, _USERNAME,
+	// _PASSWORD, _CA_FILE); an empty URL means Avro single-object
+	// encoding, which needs no registry.
+	Registry eventcodec.RegistryConfig
 	// UnknownSchemaWait is how long an event whose Confluent schema id the
 	// registry does not know is retried before it is dead-lettered
 	// (UNKNOWN_SCHEMA_WAIT, default 2m): a registry replica may lag the one
@@ -64,7 +65,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		EventsTopic:       kafka.EventsTopicFromEnv(env),
 		DLQTopic:          kafka.DLQTopicFromEnv(env),
 		RawTopic:          kafka.RawTopicFromEnv(env),
-		SchemaRegistryURL: eventcodec.RegistryURLFromEnv(env),
+		Registry:          eventcodec.RegistryConfigFromEnv(env),
 		UnknownSchemaWait: env.Duration("UNKNOWN_SCHEMA_WAIT", 2*time.Minute, 0, time.Hour),
 		ClickHouse:        chstore.ConfigFromEnv(env),
 		BatchRows:         int(env.Int("BATCH_ROWS", 10000, 1, 1000000)),

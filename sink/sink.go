@@ -83,7 +83,7 @@ type sink struct {
 }
 
 func newSink(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*sink, error) {
-	registry, err := eventcodec.NewRegistryClient(cfg.SchemaRegistryURL)
+	registry, err := eventcodec.NewRegistryClient(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}

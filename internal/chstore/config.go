@@ -30,6 +30,14 @@ type Config struct {
 	Password string
 	// Cluster, when set, makes Migrate run ON CLUSTER with replicated engines.
 	Cluster string
+	// TLS connects with TLS (CLICKHOUSE_TLS, default false), as TLS-only
+	// servers require (the native protocol's TLS port is usually 9440, as on
+	// hosted ClickHouse). CAFile (CLICKHOUSE_CA_FILE) replaces the system
+	// roots; CertFile and KeyFile (CLICKHOUSE_TLS_CERT_FILE,
+	// CLICKHOUSE_TLS_KEY_FILE) give a client certificate. Any of them implies
+	// TLS. The files are read when connecting, so a bad path fails at start.
+	TLS                       bool
+	CAFile, CertFile, KeyFile string
 	// DialTimeout bounds connecting. Default 5s.
 	DialTimeout time.Duration
 	// ReadTimeout bounds waiting for the server during a query or insert; keep
@@ -45,9 +53,11 @@ type Config struct {
 }
 
 // ConfigFromEnv reads CLICKHOUSE_ADDR, CLICKHOUSE_DATABASE,
-// CLICKHOUSE_USERNAME, CLICKHOUSE_PASSWORD and CLICKHOUSE_CLUSTER, the
-// settings every service and tool that reaches ClickHouse shares; problems are
-// recorded in env.
+// CLICKHOUSE_USERNAME, CLICKHOUSE_PASSWORD (or CLICKHOUSE_PASSWORD_FILE),
+// CLICKHOUSE_CLUSTER, CLICKHOUSE_TLS, CLICKHOUSE_CA_FILE,
+// CLICKHOUSE_TLS_CERT_FILE and CLICKHOUSE_TLS_KEY_FILE, the settings every
+// service and tool that reaches ClickHouse shares; problems are recorded in
+// env.
 func ConfigFromEnv(env *config.Env) Config {
 	c := Config{
 		Addr:     env.String("CLICKHOUSE_ADDR", "127.0.0.1:9000"),
@@ -56,6 +66,16 @@ func ConfigFromEnv(env *config.Env) Config {
 		// Read as is, not trimmed: a password may end in a space.
 		Password: env.Secret("CLICKHOUSE_PASSWORD"),
 		Cluster:  env.String("CLICKHOUSE_CLUSTER", ""),
+		TLS:      env.Bool("CLICKHOUSE_TLS", false),
+		CAFile:   env.String("CLICKHOUSE_CA_FILE", ""),
+		CertFile: env.String("CLICKHOUSE_TLS_CERT_FILE", ""),
+		KeyFile:  env.String("CLICKHOUSE_TLS_KEY_FILE", ""),
+	}
+	if c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" {
+		c.TLS = true
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		env.Fail("CLICKHOUSE_TLS_CERT_FILE", "CLICKHOUSE_TLS_CERT_FILE and CLICKHOUSE_TLS_KEY_FILE must be set together")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		env.Fail("CLICKHOUSE_ADDR", "must be host:port of the native protocol (usually port 9000)")
@@ -136,6 +156,16 @@ func connect(cfg Config, inDatabase bool) (driver.Conn, error) {
 	}
 	if cfg.Compress {
 		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	}
+	if cfg.TLS || cfg.CAFile != "" || cfg.CertFile != "" {
+		tc, err := config.TLSFiles{
+			CA: cfg.CAFile, Cert: cfg.CertFile, Key: cfg.KeyFile,
+			CAVar: "CLICKHOUSE_CA_FILE", CertVar: "CLICKHOUSE_TLS_CERT_FILE", KeyVar: "CLICKHOUSE_TLS_KEY_FILE",
+		}.Config()
+		if err != nil {
+			return nil, fmt.Errorf("connecting to ClickHouse: %w", err)
+		}
+		opts.TLS = tc
 	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {

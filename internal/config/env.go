@@ -6,6 +6,8 @@ package config
 
 import (
 	"fmt"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -27,12 +29,27 @@ func NewEnv(getenv func(string) string) *Env {
 func (e *Env) Err() error { return e.err }
 
 // Fail records a problem with the setting name unless an earlier one was seen.
-// Services use it for cross-field rules. The error quotes the value, so never
-// fail a secret that is set: name the setting it conflicts with instead.
+// Services use it for cross-field rules. The error quotes the value (with a
+// URL's password replaced), so never fail a secret that is set: name the
+// setting it conflicts with instead.
 func (e *Env) Fail(name, format string, args ...any) {
 	if e.err == nil {
-		e.err = &SettingError{Name: name, Value: e.getenv(name), Problem: fmt.Sprintf(format, args...)}
+		e.err = &SettingError{Name: name, Value: redactURL(e.getenv(name)), Problem: fmt.Sprintf(format, args...)}
 	}
+}
+
+// redactURL returns v with the password of a URL's user information replaced,
+// so that an error about SCHEMA_REGISTRY_URL=https://user:pass@host does not
+// print the password.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if i, j := strings.Index(v, "://"), strings.LastIndex(v, "@"); i >= 0 && j > i {
+		// Not parsable as a URL, yet shaped like one with credentials.
+		return v[:i+3] + "xxxxx" + v[j:]
+	}
+	return v
 }
 
 // SettingError names one invalid setting and what is wrong with it.
@@ -61,11 +78,12 @@ func (e *Env) String(name, def string) string {
 	return def
 }
 
-// Required returns the variable and records an error when it is unset or empty.
-// The value is never repeated in the error, since required settings are often
-// secrets.
+// Required returns the variable and records an error when it is unset or
+// empty. Like Secret, it reads the value from the file named by NAME_FILE
+// instead when that is set, and never repeats the value in an error, since
+// required settings are often secrets. Spaces around the value are trimmed.
 func (e *Env) Required(name string) string {
-	v := e.lookup(name)
+	v := strings.TrimSpace(e.Secret(name))
 	if v == "" && e.err == nil {
 		e.err = &SettingError{Name: name, Problem: "required but not set"}
 	}
@@ -73,9 +91,27 @@ func (e *Env) Required(name string) string {
 }
 
 // Secret returns the variable as it is, not trimmed (a password may end in a
-// space), or "" when it is unset. Its value never appears in an error.
+// space), or "" when it is unset. When NAME_FILE is set instead, the value is
+// that file's contents without one trailing line break, as container
+// platforms mount secrets; setting both is an error, and so is a file that
+// cannot be read. The value never appears in an error.
 func (e *Env) Secret(name string) string {
-	return e.getenv(name)
+	v := e.getenv(name)
+	file := e.lookup(name + "_FILE")
+	switch {
+	case file == "":
+		return v
+	case v != "":
+		e.Fail(name+"_FILE", "set, but so is %s: set only one", name)
+		return ""
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		e.Fail(name+"_FILE", "cannot be read: %v", err)
+		return ""
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(s, "\r")
 }
 
 // List splits a comma-separated variable, trimming spaces and dropping empty

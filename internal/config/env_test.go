@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +114,69 @@ func TestEnvNamesTheFirstBadSetting(t *testing.T) {
 				t.Errorf("Err = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSecretFromFile checks <NAME>_FILE: the value comes from the file (one
+// trailing line break dropped, other spaces kept), Required accepts it, and
+// setting both or naming an unreadable file stops the service without
+// printing a secret.
+func TestSecretFromFile(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pw := file("pw", "s3cret \n")
+	tests := []struct {
+		name     string
+		env      map[string]string
+		read     func(*Env) string
+		want     string
+		wantErr  string
+		notInErr string
+	}{
+		{name: "secret from file", env: map[string]string{"CLICKHOUSE_PASSWORD_FILE": pw}, read: func(e *Env) string { return e.Secret("CLICKHOUSE_PASSWORD") }, want: "s3cret "},
+		{name: "secret from variable", env: map[string]string{"CLICKHOUSE_PASSWORD": " pw"}, read: func(e *Env) string { return e.Secret("CLICKHOUSE_PASSWORD") }, want: " pw"},
+		{name: "required from file", env: map[string]string{"META_APP_SECRETS_FILE": file("apps", "a,b\n")}, read: func(e *Env) string { return e.Required("META_APP_SECRETS") }, want: "a,b"},
+		{name: "required, empty file", env: map[string]string{"META_VERIFY_TOKEN_FILE": file("empty", "\n")}, read: func(e *Env) string { return e.Required("META_VERIFY_TOKEN") },
+			wantErr: "setting META_VERIFY_TOKEN: required but not set"},
+		{name: "both set", env: map[string]string{"KAFKA_SASL_PASSWORD": "inline-secret", "KAFKA_SASL_PASSWORD_FILE": pw}, read: func(e *Env) string { return e.Secret("KAFKA_SASL_PASSWORD") },
+			wantErr: `setting KAFKA_SASL_PASSWORD_FILE="` + pw + `": set, but so is KAFKA_SASL_PASSWORD: set only one`, notInErr: "inline-secret"},
+		{name: "unreadable file", env: map[string]string{"NOTIFY_SECRET_FILE": filepath.Join(dir, "missing")}, read: func(e *Env) string { return e.Secret("NOTIFY_SECRET") },
+			wantErr: `setting NOTIFY_SECRET_FILE="` + filepath.Join(dir, "missing") + `": cannot be read: open ` + filepath.Join(dir, "missing") + `: no such file or directory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := envOf(tt.env)
+			got := tt.read(e)
+			if tt.wantErr != "" {
+				err := e.Err()
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Err = %v, want %q", err, tt.wantErr)
+				}
+				if tt.notInErr != "" && strings.Contains(err.Error(), tt.notInErr) {
+					t.Errorf("Err %q repeats the secret", err)
+				}
+				return
+			}
+			if err := e.Err(); err != nil {
+				t.Fatalf("Err = %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("value = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFailRedactsURLPasswords(t *testing.T) {
+	e := envOf(map[string]string{"SCHEMA_REGISTRY_URL": "ftp://reftrail:hunter2@registry:8081"})
+	e.Fail("SCHEMA_REGISTRY_URL", "must be an http:// or https:// URL")
+	if err := e.Err(); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Err = %v, want the password left out", err)
 	}
 }

@@ -6,11 +6,9 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"time"
 
@@ -44,7 +42,9 @@ type Config struct {
 
 	// SASLMechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 	// (KAFKA_SASL_MECHANISM, default none), with KAFKA_SASL_USERNAME and
-	// KAFKA_SASL_PASSWORD. PLAIN sends the password as is: use it only with TLS.
+	// KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE). PLAIN sends the
+	// password as is, so it is refused without TLS unless
+	// KAFKA_SASL_PLAIN_WITHOUT_TLS=true.
 	SASLMechanism string
 	SASLUsername  string
 	SASLPassword  string
@@ -80,7 +80,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		TLSKeyFile:       env.String("KAFKA_TLS_KEY_FILE", ""),
 		SASLMechanism:    env.OneOf("KAFKA_SASL_MECHANISM", "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
 		SASLUsername:     env.String("KAFKA_SASL_USERNAME", ""),
-		SASLPassword:     env.String("KAFKA_SASL_PASSWORD", ""),
+		SASLPassword:     env.Secret("KAFKA_SASL_PASSWORD"),
 		CreateTopics:     env.Bool("KAFKA_CREATE_TOPICS", true),
 		TopicPartitions:  int32(env.Int("TOPIC_PARTITIONS", 6, 1, 10000)),
 		TopicReplication: int16(env.Int("TOPIC_REPLICATION_FACTOR", -1, -1, 32)),
@@ -98,6 +98,9 @@ func ConfigFromEnv(env *config.Env) Config {
 	}
 	if c.SASLMechanism == "" && c.SASLUsername != "" {
 		env.Fail("KAFKA_SASL_USERNAME", "set, but KAFKA_SASL_MECHANISM is not")
+	}
+	if c.SASLMechanism == "PLAIN" && !c.TLS && !env.Bool("KAFKA_SASL_PLAIN_WITHOUT_TLS", false) {
+		env.Fail("KAFKA_SASL_MECHANISM", "PLAIN sends the password in clear text: set KAFKA_TLS=true, or KAFKA_SASL_PLAIN_WITHOUT_TLS=true on a network you trust")
 	}
 	return c
 }
@@ -163,26 +166,10 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLSCAFile != "" {
-		pem, err := os.ReadFile(cfg.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading KAFKA_TLS_CA_FILE: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("reading KAFKA_TLS_CA_FILE %s: no PEM certificate found", cfg.TLSCAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return config.TLSFiles{
+		CA: cfg.TLSCAFile, Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile,
+		CAVar: "KAFKA_TLS_CA_FILE", CertVar: "KAFKA_TLS_CERT_FILE", KeyVar: "KAFKA_TLS_KEY_FILE",
+	}.Config()
 }
 
 func saslMechanism(cfg Config) sasl.Mechanism {

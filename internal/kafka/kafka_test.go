@@ -47,6 +47,20 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "key without cert", env: map[string]string{"KAFKA_TLS_KEY_FILE": "/k.pem"}, wantErr: "setting KAFKA_TLS_CERT_FILE: KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE must be set together"},
 		{name: "unknown mechanism", env: map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI"}, wantErr: `setting KAFKA_SASL_MECHANISM="GSSAPI": must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`},
 		{name: "user without mechanism", env: map[string]string{"KAFKA_SASL_USERNAME": "u"}, wantErr: `setting KAFKA_SASL_USERNAME="u": set, but KAFKA_SASL_MECHANISM is not`},
+		{name: "PLAIN without TLS", env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "pw"},
+			wantErr: `setting KAFKA_SASL_MECHANISM="PLAIN": PLAIN sends the password in clear text: set KAFKA_TLS=true, or KAFKA_SASL_PLAIN_WITHOUT_TLS=true on a network you trust`},
+		{
+			name: "PLAIN with TLS",
+			env:  map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "pw", "KAFKA_TLS": "true"},
+			want: Config{Brokers: []string{"127.0.0.1:9092"}, TLS: true, SASLMechanism: "PLAIN", SASLUsername: "u", SASLPassword: "pw",
+				CreateTopics: true, TopicPartitions: 6, TopicReplication: -1, RawRetention: 168 * time.Hour, DLQRetention: 168 * time.Hour},
+		},
+		{
+			name: "PLAIN without TLS, explicitly allowed",
+			env:  map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "pw", "KAFKA_SASL_PLAIN_WITHOUT_TLS": "true"},
+			want: Config{Brokers: []string{"127.0.0.1:9092"}, SASLMechanism: "PLAIN", SASLUsername: "u", SASLPassword: "pw",
+				CreateTopics: true, TopicPartitions: 6, TopicReplication: -1, RawRetention: 168 * time.Hour, DLQRetention: 168 * time.Hour},
+		},
 		{name: "retention too short", env: map[string]string{"DLQ_RETENTION": "1m"}, wantErr: `setting DLQ_RETENTION="1m": must be between 1h0m0s and 8760h0m0s`},
 		{name: "zero partitions", env: map[string]string{"TOPIC_PARTITIONS": "0"}, wantErr: `setting TOPIC_PARTITIONS="0": must be between 1 and 10000`},
 	}
