@@ -16,16 +16,17 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 
 // wantTables are the tables and views the migrations create, with their engines.
 var wantTables = map[string]string{
-	"campaign_daily":     "View",
-	"campaign_daily_agg": "AggregatingMergeTree",
-	"campaign_daily_mv":  "MaterializedView",
-	"dead_letters":       "ReplacingMergeTree",
-	"events":             "ReplacingMergeTree",
-	"links":              "ReplacingMergeTree",
-	"participants":       "View",
-	"participants_agg":   "AggregatingMergeTree",
-	"participants_mv":    "MaterializedView",
-	"schema_migrations":  "ReplacingMergeTree",
+	"campaign_daily":       "View",
+	"campaign_daily_agg":   "AggregatingMergeTree",
+	"campaign_daily_mv":    "MaterializedView",
+	"dead_letters":         "ReplacingMergeTree",
+	"dead_letters_summary": "View",
+	"events":               "ReplacingMergeTree",
+	"links":                "ReplacingMergeTree",
+	"participants":         "View",
+	"participants_agg":     "AggregatingMergeTree",
+	"participants_mv":      "MaterializedView",
+	"schema_migrations":    "ReplacingMergeTree",
 }
 
 func TestIntegrationMigrate(t *testing.T) {
@@ -84,8 +85,8 @@ func TestIntegrationMigrate(t *testing.T) {
 			if err := conn.QueryRow(ctx, "SELECT uniqExact(version), toUInt64(max(version)) FROM "+db+".schema_migrations").Scan(&distinct, &versions); err != nil {
 				t.Fatalf("reading schema_migrations: %v", err)
 			}
-			if distinct != 5 || versions != 5 {
-				t.Errorf("schema_migrations holds %d versions up to %d, want 5 up to 5", distinct, versions)
+			if distinct != 6 || versions != 9 {
+				t.Errorf("schema_migrations holds %d versions up to %d, want 6 up to 9", distinct, versions)
 			}
 		})
 	}
@@ -138,4 +139,43 @@ func schemaOf(t *testing.T, conn driver.Conn, db string) schema {
 		t.Fatalf("reading system.tables: %v", err)
 	}
 	return s
+}
+
+// TestIntegrationDeadLettersSummary checks the view dashboards read dead
+// letters through: every column of dead_letters but the payload and the
+// header values.
+func TestIntegrationDeadLettersSummary(t *testing.T) {
+	t.Parallel()
+	srv := chtest.Start(t)
+	db := srv.NewDatabase(t)
+	conn := srv.Conn(t, "")
+	ctx := context.Background()
+	if err := chstore.Migrate(ctx, conn, db, chstore.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	columns := func(table string) []string {
+		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ? ORDER BY name", db, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var names []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		return names
+	}
+	var want []string
+	for _, c := range columns("dead_letters") {
+		if c != "payload" && c != "header_values" {
+			want = append(want, c)
+		}
+	}
+	if diff := cmp.Diff(want, columns("dead_letters_summary")); diff != "" {
+		t.Errorf("dead_letters_summary columns (-want +got):\n%s", diff)
+	}
 }
