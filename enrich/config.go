@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/reftrail/reftrail/internal/config"
 	"github.com/reftrail/reftrail/internal/eventcodec"
@@ -34,8 +35,15 @@ type Config struct {
 	// without a rebalance.
 	TransactionalID string
 	// MaxPollRecords bounds the raw records processed in one transaction
-	// (ENRICH_MAX_POLL_RECORDS, default 1000).
+	// (ENRICH_MAX_POLL_RECORDS, default 1000). After a transaction aborted
+	// for want of time, the next ones take half as many, growing back by a
+	// quarter with each commit.
 	MaxPollRecords int
+	// TransactionTimeout bounds one transaction from its beginning to its
+	// end, flushing included (ENRICH_TRANSACTION_TIMEOUT, default 10s); the
+	// broker aborts a transaction left open 5s longer (a crashed instance's),
+	// which holds read_committed readers back that long.
+	TransactionTimeout time.Duration
 	// MetricsAddr serves /healthz, /readyz and /metrics (METRICS_ADDR).
 	MetricsAddr string
 	LogLevel    slog.Level
@@ -44,15 +52,16 @@ type Config struct {
 func configFromEnv(getenv func(string) string) (Config, error) {
 	env := config.NewEnv(getenv)
 	c := Config{
-		Kafka:           kafka.ConfigFromEnv(env),
-		RawTopic:        kafka.RawTopicFromEnv(env),
-		EventsTopic:     kafka.EventsTopicFromEnv(env),
-		DLQTopic:        kafka.DLQTopicFromEnv(env),
-		Registry:        eventcodec.RegistryConfigFromEnv(env),
-		TransactionalID: env.String("ENRICH_TRANSACTIONAL_ID", defaultTransactionalID()),
-		MaxPollRecords:  int(env.Int("ENRICH_MAX_POLL_RECORDS", 1000, 1, 100000)),
-		MetricsAddr:     env.String("METRICS_ADDR", ":9101"),
-		LogLevel:        obs.LogLevel(env),
+		Kafka:              kafka.ConfigFromEnv(env),
+		RawTopic:           kafka.RawTopicFromEnv(env),
+		EventsTopic:        kafka.EventsTopicFromEnv(env),
+		DLQTopic:           kafka.DLQTopicFromEnv(env),
+		Registry:           eventcodec.RegistryConfigFromEnv(env),
+		TransactionalID:    env.String("ENRICH_TRANSACTIONAL_ID", defaultTransactionalID()),
+		MaxPollRecords:     int(env.Int("ENRICH_MAX_POLL_RECORDS", 1000, 1, 100000)),
+		TransactionTimeout: env.Duration("ENRICH_TRANSACTION_TIMEOUT", 10*time.Second, time.Second, 5*time.Minute),
+		MetricsAddr:        env.String("METRICS_ADDR", ":9101"),
+		LogLevel:           obs.LogLevel(env),
 	}
 	kafka.RequireDistinctTopics(env,
 		kafka.TopicSetting{Variable: "RAW_TOPIC", Topic: c.RawTopic},

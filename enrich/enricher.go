@@ -19,17 +19,19 @@ import (
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
-// transactionTimeout is how long the broker lets a transaction stay open
-// before aborting it. It bounds how long a crashed instance's unfinished
-// transaction holds back read_committed readers (and a restarted instance,
-// whose producer id waits for that abort). endTimeout, the bound on flushing
-// and ending one transaction, stays under it; it applies even at shutdown, when
-// the run context is already done, so the batch in hand commits rather than
-// being thrown away.
-const (
-	transactionTimeout = 15 * time.Second
-	endTimeout         = 10 * time.Second
-)
+// brokerGrace is how much longer than TransactionTimeout the broker lets a
+// transaction stay open before aborting it. It bounds how long a crashed
+// instance's unfinished transaction holds back read_committed readers (and a
+// restarted instance, whose producer id waits for that abort), while giving a
+// live instance's end of transaction time to reach the broker. The
+// transaction's own bound applies even at shutdown, when the run context is
+// already done, so the batch in hand commits rather than being thrown away.
+const brokerGrace = 5 * time.Second
+
+// maxTransactionBytes bounds the raw bytes one transaction processes: the
+// client buffers at most two fetches of half of it (a single record larger
+// than a fetch still comes, alone), and a poll takes only what is buffered.
+const maxTransactionBytes = 64 << 20
 
 // Backoffs after an aborted transaction or a failed session: capped
 // exponential, reset by the next commit.
@@ -49,10 +51,14 @@ type enricher struct {
 	// client is the live session's client, for readiness; nil between
 	// sessions.
 	client atomic.Pointer[kgo.Client]
+	// pollRecords is how many raw records the next transaction may take:
+	// MaxPollRecords, halved after a transaction that ran out of time and
+	// grown back by a quarter with each commit. Used by the session loop only.
+	pollRecords int
 }
 
 func newEnricher(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *enricher {
-	return &enricher{cfg: cfg, logger: logger, reg: reg, metrics: newMetrics(reg)}
+	return &enricher{cfg: cfg, logger: logger, reg: reg, metrics: newMetrics(reg), pollRecords: cfg.MaxPollRecords}
 }
 
 // ready reports whether a session is consuming and its brokers answer.
@@ -141,7 +147,9 @@ func (e *enricher) session(ctx context.Context, codec *eventcodec.Codec) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(e.cfg.TransactionalID),
-		kgo.TransactionTimeout(transactionTimeout),
+		kgo.TransactionTimeout(e.cfg.TransactionTimeout+brokerGrace),
+		kgo.FetchMaxBytes(maxTransactionBytes/2),
+		kgo.MaxConcurrentFetches(2),
 		limits.Opt(),
 		kgo.ProducerLinger(0), // End flushes each transaction at once
 	)...)
@@ -166,7 +174,7 @@ func (e *enricher) session(ctx context.Context, codec *eventcodec.Codec) error {
 
 	retry := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
-		fetches := sess.PollRecords(ctx, e.cfg.MaxPollRecords)
+		fetches := sess.PollRecords(ctx, e.pollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			return nil
 		}
@@ -200,7 +208,7 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	if err := sess.Begin(); err != nil {
 		return false, fmt.Errorf("beginning transaction: %w", err)
 	}
-	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.TransactionTimeout)
 	defer cancel()
 
 	var (
@@ -232,8 +240,19 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	if err := sess.Client().Flush(endCtx); err != nil && produceErr == nil {
 		produceErr = fmt.Errorf("flushing: %w", err)
 	}
-	committed, err := sess.End(endCtx, kgo.TransactionEndTry(produceErr == nil))
+	// Out of time: abort, with a bound of its own, and take less next time.
+	endWith, timedOut := endCtx, endCtx.Err() != nil
+	if timedOut {
+		var cancelAbort context.CancelFunc
+		endWith, cancelAbort = context.WithTimeout(context.WithoutCancel(ctx), brokerGrace)
+		defer cancelAbort()
+		e.pollRecords = max(1, len(outcomes)/2)
+		e.logger.Warn("transaction ran out of time; aborting it and shrinking the next ones",
+			"records", len(outcomes), "next", e.pollRecords, "timeout", e.cfg.TransactionTimeout)
+	}
+	committed, err := sess.End(endWith, kgo.TransactionEndTry(produceErr == nil && !timedOut))
 	if err != nil {
+		e.metrics.aborted.Inc()
 		return false, fmt.Errorf("ending transaction: %w", err)
 	}
 	if !committed {
@@ -244,6 +263,7 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		}
 		return false, nil
 	}
+	e.pollRecords = min(e.cfg.MaxPollRecords, e.pollRecords+e.pollRecords/4+1)
 	now := time.Now()
 	e.record(outcomes, fetches, start, now)
 	return true, nil

@@ -68,7 +68,7 @@ func TestIntegrationSlowProduceKeepsEvents(t *testing.T) {
 	if got := testenv.Metric(metrics, "reftrail_enrich_dlq_records_total"); got != 0 {
 		t.Errorf("enrich dead-lettered %v valid payloads, want 0", got)
 	}
-	if got := len(readCommitted(t, brokers, eventsTopic, 0, 500*time.Millisecond)); got != want {
+	if got := len(readCommitted(t, brokers, eventsTopic, want, 500*time.Millisecond)); got != want {
 		t.Errorf("events topic holds %d committed events, want %d", got, want)
 	}
 }
