@@ -18,13 +18,13 @@ import (
 // writes to one partition of the events topic, as a slow broker or a leader
 // election during a backlog would: franz-go then grows that partition's batch
 // while the request is in flight. The events topic's max.message.bytes is
-// lowered (to 64 KiB, so that this test's small transactions reach it; in
+// lowered (to 32 KiB, so that this test's small transactions reach it; in
 // production it is the broker's 1 MB), and enrich must size its batches from
 // it. Before, enrich used 16 MiB batches for every topic, the broker refused
 // whole batches as too large, and enrich dead-lettered valid payloads as
 // record_too_large.
 func TestIntegrationSlowProduceKeepsEvents(t *testing.T) {
-	plan, err := traffic.NewPlan(traffic.Options{Seed: 11, Participants: 10000, MaxItemsPerBody: 1000, RedeliveryFraction: -1, BadPayloads: -1})
+	plan, err := traffic.NewPlan(traffic.Options{Seed: 11, Participants: 4000, MaxItemsPerBody: 1000, RedeliveryFraction: -1, BadPayloads: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestIntegrationSlowProduceKeepsEvents(t *testing.T) {
 	brokers := cluster.ListenAddrs()
 	produceRaw(t, brokers, bodies)
 	eventsID := topicID(t, brokers, eventsTopic)
-	setTopicConfig(t, brokers, eventsTopic, "max.message.bytes", "65536")
+	setTopicConfig(t, brokers, eventsTopic, "max.message.bytes", "32768")
 	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
 		for _, topic := range req.(*kmsg.ProduceRequest).Topics {
@@ -57,10 +57,10 @@ func TestIntegrationSlowProduceKeepsEvents(t *testing.T) {
 	})
 	url := startEnrich(t, brokers, map[string]string{"LOG_LEVEL": "error"})
 
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(4 * time.Minute)
 	for testenv.Metric(testenv.Scrape(t, url), "reftrail_enrich_records_consumed_total") < float64(len(bodies)) {
 		if time.Now().After(deadline) {
-			t.Fatalf("enrich consumed %v of %d raw records in 2 minutes", testenv.Metric(testenv.Scrape(t, url), "reftrail_enrich_records_consumed_total"), len(bodies))
+			t.Fatalf("enrich consumed %v of %d raw records in 4 minutes", testenv.Metric(testenv.Scrape(t, url), "reftrail_enrich_records_consumed_total"), len(bodies))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
