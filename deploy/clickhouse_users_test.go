@@ -43,11 +43,11 @@ func TestClickHouseUsers(t *testing.T) {
 		}
 	}
 
-	grafana, sink := f.Services["grafana"].Environment, f.Services["sink"].Environment
+	grafana, sink, console := f.Services["grafana"].Environment, f.Services["sink"].Environment, f.Services["console"].Environment
 	if grafana["CLICKHOUSE_USERNAME"] == sink["CLICKHOUSE_USERNAME"] {
 		t.Fatalf("grafana reads ClickHouse as sink's user %q, which may write", sink["CLICKHOUSE_USERNAME"])
 	}
-	for _, client := range []map[string]string{grafana, sink} {
+	for _, client := range []map[string]string{grafana, sink, console} {
 		user := client["CLICKHOUSE_USERNAME"]
 		create := regexp.MustCompile(`CREATE USER IF NOT EXISTS ` + regexp.QuoteMeta(user) + ` IDENTIFIED WITH sha256_password BY \$\(quote "\$([A-Z_]+)"\)`).FindStringSubmatch(script)
 		if create == nil {
