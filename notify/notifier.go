@@ -25,6 +25,7 @@ const (
 	maxPollRecords       = 500
 	fetchMaxBytes        = 4 << 20
 	maxConcurrentFetches = 2
+	retryFetchMaxWait    = 200 * time.Millisecond
 )
 
 // notifier turns referral events into webhooks: one loop reads EVENTS_TOPIC
@@ -126,6 +127,10 @@ func (n *notifier) run(ctx context.Context) error {
 	retries, err := kafka.NewClient(n.cfg.Kafka, "notify_retry", n.logger, n.reg, append(common,
 		kgo.ConsumerGroup(retryGroupID),
 		kgo.ConsumeTopics(retryTopics...),
+		// A fetch under way keeps a just-resumed partition waiting for up to
+		// the fetch's max wait (5s by default), which would delay every
+		// record due while its partition was paused.
+		kgo.FetchMaxWait(retryFetchMaxWait),
 		kgo.OnPartitionsRevoked(r.dropPartitions),
 		kgo.OnPartitionsLost(r.dropPartitions),
 	)...)
