@@ -3,7 +3,7 @@
 # reftrail's images. One builder compiles every binary once; each service is a
 # target of its own, holding that service and the health-check probe:
 #
-#   docker build --target ingest -t reftrail-ingest .   (likewise enrich, console, sink)
+#   docker build --target ingest -t reftrail-ingest .   (likewise enrich, console, sink, notify)
 #
 # A target per service rather than one image with every binary: the
 # entrypoint is fixed, so an image cannot be started as the wrong service and
@@ -27,7 +27,7 @@ ARG TARGETOS TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags='-s -w' -o /out/ ./ingest ./enrich ./console ./sink ./deploy/probe
+    go build -trimpath -ldflags='-s -w' -o /out/ ./ingest ./enrich ./console ./sink ./notify ./deploy/probe
 # ingest's spool directory, owned by the nonroot user: a named volume mounted
 # there copies this ownership, so ingest can write to it.
 RUN mkdir -p /out/spool
@@ -53,6 +53,12 @@ COPY --from=build /out/console /console
 EXPOSE 8090
 ENTRYPOINT ["/console"]
 
+FROM runtime AS notify
+COPY --from=build /out/notify /notify
+EXPOSE 9103
+ENTRYPOINT ["/notify"]
+
+# sink stays the last stage: the one built without --target.
 FROM runtime AS sink
 COPY --from=build /out/sink /sink
 EXPOSE 9102

@@ -2,15 +2,17 @@
 # the README starts with; .ci/run runs `make test` with CI=true.
 
 GO ?= go
-SERVICES := ./ingest ./enrich ./sink ./console
+SERVICES := ./ingest ./enrich ./sink ./console ./notify
 
-.PHONY: build run demo test bench bench-e2e fuzz clean
+.PHONY: build run demo receiver test bench bench-e2e fuzz clean
 
 build:
-	$(GO) build -o bin/ $(SERVICES) ./internal/dev/devstack ./internal/dev/demotraffic ./internal/cmd/chquery
+	$(GO) build -o bin/ $(SERVICES) ./internal/dev/devstack ./internal/dev/demotraffic ./internal/cmd/chquery ./examples/webhook-receiver
 
 # The whole stack on this machine: Kafka, ClickHouse, ingest, enrich, sink,
-# and the console (it prints the console's address).
+# the console (it prints the console's address), and notify when NOTIFY_URLS
+# is set (with `make receiver`: NOTIFY_URLS=http://127.0.0.1:9180/
+# NOTIFY_ALLOW_PRIVATE=true make run).
 # DEVSTACK_FLAGS passes flags, e.g. DEVSTACK_FLAGS='-clickhouse-port 19000'.
 run: build
 	./bin/devstack $(DEVSTACK_FLAGS)
@@ -20,6 +22,12 @@ run: build
 # DEMO_FLAGS passes flags, e.g. DEMO_FLAGS='-participants 5000'.
 demo: build
 	./bin/demotraffic -check-clickhouse $(DEMO_FLAGS)
+
+# A subscriber's endpoint that verifies and prints notify's webhooks; needs
+# NOTIFY_SECRET (make run prints it). RECEIVER_ADDR changes where it listens.
+RECEIVER_ADDR ?= 127.0.0.1:9180
+receiver: build
+	./bin/webhook-receiver -addr $(RECEIVER_ADDR)
 
 # First the Debian packages the tests use (.ci/test-packages): installed when
 # missing as root on a Debian-family system, else named with the command.
@@ -34,6 +42,7 @@ bench:
 	$(GO) test -run '^$$' -bench SpoolVsBareHTTP -benchtime 20000x ./ingest
 	$(GO) test -run '^$$' -bench EnrichVsDecodeEncode -benchtime 1x ./enrich
 	$(GO) test -run '^$$' -bench SinkThroughput -benchtime 1x ./sink
+	$(GO) test -run '^$$' -bench Notify -benchtime 1x ./notify
 
 # The three services together on kfake and a local ClickHouse: sustained
 # events/s, and POST-to-visible freshness at a fixed rate.

@@ -40,6 +40,9 @@ type composeService struct {
 	Volumes         []string       `yaml:"volumes"`
 	Ports           []string       `yaml:"ports"`
 	Healthcheck     *healthcheck   `yaml:"healthcheck"`
+	// Profiles start a service only when one of them is asked for
+	// (`docker compose --profile notify up`).
+	Profiles []string `yaml:"profiles"`
 	// Extensions holds x- keys; any other key here is one this test does not
 	// know, most likely a misspelt one.
 	Extensions map[string]any `yaml:",inline"`

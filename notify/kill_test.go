@@ -14,7 +14,7 @@ import (
 
 // startChild runs notify as a child process of this test binary, its output
 // appended to logPath, and returns it once ready.
-func startChild(t *testing.T, env map[string]string, logPath string) *exec.Cmd {
+func startChild(t testing.TB, env map[string]string, logPath string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "REFTRAIL_NOTIFY_CHILD=1")

@@ -3,7 +3,7 @@
 // the verified body as one line, and answers 204 (401 when the signature is
 // wrong or the timestamp too old). `make demo` points notify at it.
 //
-// Usage: NOTIFY_SECRET=whsec_... webhook-receiver [-addr 127.0.0.1:23080]
+// Usage: NOTIFY_SECRET=whsec_... webhook-receiver [-addr 127.0.0.1:9180]
 package main
 
 import (
@@ -77,7 +77,7 @@ func handler(secret string, out io.Writer) http.Handler {
 }
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:23080", "listen address")
+	addr := flag.String("addr", "127.0.0.1:9180", "listen address")
 	flag.Parse()
 	secret := os.Getenv("NOTIFY_SECRET")
 	if secret == "" {

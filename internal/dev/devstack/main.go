@@ -1,10 +1,10 @@
 // Command devstack runs reftrail on one machine for development and demos: an
 // embedded Kafka (franz-go's kfake, persisted to a data directory so a restart
 // keeps the data), a ClickHouse, and the service binaries (ingest, enrich,
-// sink, console) as child processes, each given the environment it needs. It
-// waits until every service is ready, prints where ingest and the console
-// listen and how to query ClickHouse, and on SIGINT, SIGTERM or SIGHUP (a
-// closed terminal) stops exactly the processes it started: the services in
+// sink, console, and notify when NOTIFY_URLS is set) as child processes, each
+// given the environment it needs. It waits until every service is ready,
+// prints where ingest and the console listen and how to query ClickHouse, and
+// on SIGINT, SIGTERM or SIGHUP (a closed terminal) stops exactly the processes it started: the services in
 // reverse order, then ClickHouse, then Kafka. On Linux its children also get a
 // parent-death signal, so even a devstack killed with SIGKILL leaves none
 // running; a ClickHouse an earlier devstack left on the data directory anyway
@@ -48,6 +48,10 @@ var devDefaults = map[string]string{
 	"META_VERIFY_TOKEN": "dev-verify-token",
 }
 
+// devNotifySecret signs notify's webhooks when NOTIFY_URLS is set without
+// NOTIFY_SECRET: base64 of "reftrail notify development only".
+const devNotifySecret = "whsec_cmVmdHJhaWwgbm90aWZ5IGRldmVsb3BtZW50IG9ubHk="
+
 // serviceSpec is a service devstack runs: its binary, the variable and
 // value of the address that serves its /readyz, and settings of its own.
 type serviceSpec struct {
@@ -84,6 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sinkAddr := flags.String("sink-addr", "127.0.0.1:9102", "sink's METRICS_ADDR: /readyz and /metrics")
 	consoleAddr := flags.String("console-addr", valueOr(getenv("CONSOLE_ADDR"), "127.0.0.1:8090"), "the console's CONSOLE_ADDR: pages and API (default from CONSOLE_ADDR)")
 	consoleMetricsAddr := flags.String("console-metrics-addr", "127.0.0.1:9103", "the console's METRICS_ADDR: /readyz and /metrics")
+	// 9104: the console's metrics have 9103, notify's own default.
+	notifyAddr := flags.String("notify-addr", "127.0.0.1:9104", "notify's METRICS_ADDR: /readyz and /metrics (notify runs only when NOTIFY_URLS is set)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -198,6 +204,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{name: "sink", addrVar: "METRICS_ADDR", addr: *sinkAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr}},
 		{name: "console", addrVar: "METRICS_ADDR", addr: *consoleMetricsAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr, "CONSOLE_ADDR": *consoleAddr}},
 	}
+	if getenv("NOTIFY_URLS") != "" {
+		notifyEnv := map[string]string{}
+		if getenv("NOTIFY_SECRET") == "" {
+			notifyEnv["NOTIFY_SECRET"] = devNotifySecret
+		}
+		specs = append(specs, serviceSpec{name: "notify", addrVar: "METRICS_ADDR", addr: *notifyAddr, env: notifyEnv})
+	}
 
 	logDir := filepath.Join(*dataDir, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
@@ -228,6 +241,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: ready, /readyz and /metrics on %s (pid %d, log %s)\n", spec.name, dialAddr(spec.addr), s.cmd.Process.Pid, s.logPath)
+	}
+	if getenv("NOTIFY_URLS") != "" {
+		printNotify(stdout, getenv)
 	}
 	printUsage(stdout, getenv, env, dialAddr(ingestAddr), dialAddr(*consoleAddr), chAddr)
 
@@ -291,6 +307,18 @@ func printUsage(w io.Writer, getenv func(string) string, env map[string]string, 
 		demo += " DEMO_FLAGS='-url http://" + ingestAddr + "/webhook'"
 	}
 	fmt.Fprintf(w, "Demo: in another terminal, %s sends demo traffic and prints the campaign funnel from ClickHouse.\nStop with Ctrl-C.\n", demo)
+}
+
+// printNotify tells how to see what notify sends, with the secret it signs
+// with when that is the development default.
+func printNotify(w io.Writer, getenv func(string) string) {
+	secret := devNotifySecret + " (development default)"
+	receiver := "NOTIFY_SECRET=" + devNotifySecret + " make receiver"
+	if getenv("NOTIFY_SECRET") != "" {
+		secret = "from NOTIFY_SECRET (not printed)"
+		receiver = "make receiver"
+	}
+	fmt.Fprintf(w, "Webhooks for subscribers: notify POSTs every referral to NOTIFY_URLS, signed with %s.\n  A receiver that verifies and prints them: %s\n", secret, receiver)
 }
 
 // dialAddr turns a listen address such as ":8080" into one a client can dial.
