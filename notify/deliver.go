@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,26 +48,40 @@ type delivery struct {
 	tries int
 }
 
+// eventsBudget is how long the events path waits for an endpoint in one
+// poll. Deliveries it has not settled by then go to the retry topics untried
+// (attempts in flight finish on their own), and the endpoint counts as slow
+// until an attempt succeeds within the budget; meanwhile the events path
+// sends all its deliveries to the retry topics at once. So an endpoint that
+// is slow, even one that answers 2xx in the end, holds up the others' fresh
+// deliveries for at most this, once. The retry path waits up to two
+// NOTIFY_TIMEOUTs (a probe, then the rest): a slow endpoint is served there,
+// at the pace it answers, and may delay the others' retries by as much.
+const eventsBudget = time.Second
+
 // deliverAll attempts ds, then writes a retry record for each failure (or a
 // parked record past NOTIFY_MAX_AGE) and waits until Kafka has them all, so
 // that the caller may commit what ds came from. mayProbe lets an endpoint that
-// is down be tried once, for the retry topics; the events topic never waits
-// on such an endpoint and hands its deliveries straight to the first retry
-// topic. It returns an error only when ctx ended: then nothing is settled and
-// the caller must not commit.
+// is down be tried once per call, for the retry topics; the events topic never
+// waits on such an endpoint and hands its deliveries straight to the first
+// retry topic. It returns an error only when ctx ended: then nothing is
+// settled and the caller must not commit.
 func (n *notifier) deliverAll(ctx context.Context, cl *kgo.Client, ds []delivery, mayProbe bool) error {
 	byEndpoint := make([][]int, len(n.endpoints))
 	for i := range ds {
 		byEndpoint[ds[i].ep.index] = append(byEndpoint[ds[i].ep.index], i)
 	}
-	outcomes := make([]outcome, len(ds))
-	tried := make([]bool, len(ds))
+	results := make([]result, len(ds))
+	deadline := time.Now().Add(eventsBudget)
+	if mayProbe {
+		deadline = time.Now().Add(2 * n.cfg.Timeout)
+	}
 	var wg sync.WaitGroup
 	for e, idx := range byEndpoint {
 		if len(idx) == 0 {
 			continue
 		}
-		wg.Go(func() { n.deliverTo(ctx, n.endpoints[e], ds, idx, outcomes, tried, mayProbe) })
+		wg.Go(func() { n.deliverTo(ctx, n.endpoints[e], ds, idx, results, mayProbe, deadline) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -77,22 +92,17 @@ func (n *notifier) deliverAll(ctx context.Context, cl *kgo.Client, ds []delivery
 	var follow []*kgo.Record
 	var followEP []*endpoint
 	for i := range ds {
-		d, o := &ds[i], outcomes[i]
-		if o.ok {
-			d.ep.metrics.delivered.Inc()
-			d.ep.metrics.latency.Observe(now.Sub(time.UnixMilli(d.eventTime)).Seconds())
+		d, r := &ds[i], results[i]
+		if r.o.ok {
 			continue
-		}
-		if tried[i] {
-			d.ep.metrics.failed.WithLabelValues(o.class).Inc()
 		}
 		if d.first == 0 {
 			d.first = now.UnixMilli()
 		}
-		if tried[i] || mayProbe {
+		if r.counts {
 			d.tries++
 		}
-		follow = append(follow, n.followUp(d, o, now))
+		follow = append(follow, n.followUp(d, r.o, now))
 		followEP = append(followEP, d.ep)
 	}
 	if err := n.produce(ctx, cl, follow); err != nil {
@@ -106,47 +116,142 @@ func (n *notifier) deliverAll(ctx context.Context, cl *kgo.Client, ds []delivery
 	return nil
 }
 
-// deliverTo runs the attempts of one endpoint, at most endpointConcurrency at
-// a time. An endpoint found down stops being tried for the rest of the batch:
-// its remaining deliveries take the failure just seen. While it is down, the
-// retry path tries one delivery first (the probe) and the rest only if it
-// succeeds.
-func (n *notifier) deliverTo(ctx context.Context, ep *endpoint, ds []delivery, idx []int, outcomes []outcome, tried []bool, mayProbe bool) {
-	if down, last := ep.down(); down {
+// result is what became of one delivery of a batch.
+type result struct {
+	o outcome
+	// counts says the delivery used up a step of the schedule: it was
+	// tried, or skipped by the retry path because its endpoint was just
+	// found down. Deliveries deferred untried do not count.
+	counts  bool
+	settled bool
+}
+
+// settling collects one endpoint's results of a batch. Attempts still in
+// flight when the batch moved on find their delivery settled already.
+type settling struct {
+	mu      sync.Mutex
+	results []result
+	left    int
+	done    chan struct{}
+}
+
+func (s *settling) settle(i int, r result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.results[i].settled {
+		return
+	}
+	r.settled = true
+	s.results[i] = r
+	if s.left--; s.left == 0 {
+		close(s.done)
+	}
+}
+
+// deliverTo settles the deliveries ds[idx] of one endpoint: by attempts
+// (dispatch) until they are all settled or the batch's deadline passes;
+// those left are deferred untried and the endpoint marked slow.
+func (n *notifier) deliverTo(ctx context.Context, ep *endpoint, ds []delivery, idx []int, results []result, mayProbe bool, deadline time.Time) {
+	s := &settling{results: results, left: len(idx), done: make(chan struct{})}
+	jobs := make([]job, len(idx))
+	for k, i := range idx {
+		jobs[k] = job{i: i, id: ds[i].id, body: ds[i].body, eventTime: ds[i].eventTime}
+	}
+	var stopped atomic.Bool
+	go n.dispatch(ctx, ep, jobs, s, mayProbe, &stopped)
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-s.done:
+		return
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	stopped.Store(true)
+	slow := slowOutcome()
+	late := 0
+	for _, i := range idx {
+		s.mu.Lock()
+		pending := !s.results[i].settled
+		s.mu.Unlock()
+		if pending {
+			late++
+			s.settle(i, result{o: slow})
+		}
+	}
+	if late > 0 && !mayProbe && ctx.Err() == nil {
+		ep.markSlow()
+	}
+}
+
+// job is what an attempt needs of a delivery, copied: the attempt may
+// outlive the batch, whose slices the caller reuses.
+type job struct {
+	i         int
+	id        string
+	body      []byte
+	eventTime int64
+}
+
+// dispatch starts the attempts of one endpoint's jobs, at most
+// endpointConcurrency in flight to it across batches. An endpoint found down
+// stops being tried: its remaining jobs take the failure just seen. While it
+// is down, the retry path tries one job first (the probe) and the rest only
+// if it succeeds; the events path tries none, nor any while it is slow.
+func (n *notifier) dispatch(ctx context.Context, ep *endpoint, jobs []job, s *settling, mayProbe bool, stopped *atomic.Bool) {
+	if down, slow, last := ep.state(); down || slow && !mayProbe {
 		if !mayProbe {
-			for _, i := range idx {
-				outcomes[i] = last
+			for _, j := range jobs {
+				s.settle(j.i, result{o: last})
 			}
 			return
 		}
-		o := n.attempt(ctx, ep, ds[idx[0]].id, ds[idx[0]].body)
-		outcomes[idx[0]], tried[idx[0]] = o, true
-		ep.record(o)
-		idx = idx[1:]
+		probe := jobs[0]
+		jobs = jobs[1:]
+		ep.sem <- struct{}{}
+		o := n.try(ctx, ep, probe)
+		<-ep.sem
+		s.settle(probe.i, result{o: o, counts: true})
 		if !o.ok {
-			for _, i := range idx {
-				outcomes[i] = o
+			for _, j := range jobs {
+				s.settle(j.i, result{o: o, counts: true})
 			}
 			return
 		}
 	}
-	sem := make(chan struct{}, endpointConcurrency)
-	var wg sync.WaitGroup
-	for _, i := range idx {
-		sem <- struct{}{}
-		if down, last := ep.down(); down || ctx.Err() != nil {
-			<-sem
-			outcomes[i] = last
+	for _, j := range jobs {
+		ep.sem <- struct{}{}
+		if stopped.Load() || ctx.Err() != nil {
+			<-ep.sem
+			return
+		}
+		if down, slow, last := ep.state(); down || slow && !mayProbe {
+			<-ep.sem
+			s.settle(j.i, result{o: last, counts: mayProbe})
 			continue
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			o := n.attempt(ctx, ep, ds[i].id, ds[i].body)
-			outcomes[i], tried[i] = o, true
-			ep.record(o)
-		})
+		go func() {
+			defer func() { <-ep.sem }()
+			s.settle(j.i, result{o: n.try(ctx, ep, j), counts: true})
+		}()
 	}
-	wg.Wait()
+}
+
+// try makes one attempt and records it in the endpoint's health and metrics.
+func (n *notifier) try(ctx context.Context, ep *endpoint, j job) outcome {
+	start := time.Now()
+	o := n.attempt(ctx, ep, j.id, j.body)
+	if ctx.Err() != nil {
+		return o // cut off by shutdown: says nothing of the endpoint
+	}
+	ep.record(o, time.Since(start) > eventsBudget)
+	if o.ok {
+		ep.metrics.delivered.Inc()
+		ep.metrics.latency.Observe(time.Since(time.UnixMilli(j.eventTime)).Seconds())
+	} else {
+		ep.metrics.failed.WithLabelValues(o.class).Inc()
+	}
+	return o
 }
 
 // followUp returns the record that keeps a failed delivery: in the retry
