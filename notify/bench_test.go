@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/event"
-	"github.com/reftrail/reftrail/internal/testenv"
 )
 
 // benchEvents returns n referral events with ids bench-0 ... bench-<n-1>.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reftrail/reftrail/internal/config"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 	"github.com/reftrail/reftrail/internal/obs"
 )
@@ -82,8 +83,8 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	env := config.NewEnv(getenv)
 	c := Config{
 		Kafka:             kafka.ConfigFromEnv(env),
-		EventsTopic:       env.String("EVENTS_TOPIC", "reftrail.events.v1"),
-		SchemaRegistryURL: env.String("SCHEMA_REGISTRY_URL", ""),
+		EventsTopic:       kafka.EventsTopicFromEnv(env),
+		SchemaRegistryURL: eventcodec.RegistryURLFromEnv(env),
 		MaxAge:            env.Duration("NOTIFY_MAX_AGE", 24*time.Hour, time.Millisecond, 30*24*time.Hour),
 		AllowPrivate:      env.Bool("NOTIFY_ALLOW_PRIVATE", false),
 		// Under the group's rebalance timeout (60s) with room for the
@@ -98,11 +99,6 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	caFile := env.String("NOTIFY_CA_FILE", "")
 	if err := env.Err(); err != nil {
 		return c, err
-	}
-	if c.SchemaRegistryURL != "" {
-		if u, err := url.Parse(c.SchemaRegistryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			env.Fail("SCHEMA_REGISTRY_URL", "must be an http:// or https:// URL")
-		}
 	}
 	if strings.HasPrefix(c.EventsTopic, retryTopicPrefix) || c.EventsTopic == dlqTopic {
 		env.Fail("EVENTS_TOPIC", "must not be one of notify's own topics")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/reftrail/reftrail/internal/backoff"
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 )
 
 // consume is the events loop: poll EVENTS_TOPIC, make a delivery of every
@@ -60,7 +61,7 @@ func (n *notifier) deliveries(ctx context.Context, ds []delivery, r *kgo.Record)
 		if err == nil {
 			break
 		}
-		if errors.Is(err, event.ErrMalformed) || errors.Is(err, event.ErrUnknownSchema) {
+		if errors.Is(err, eventcodec.ErrMalformed) || errors.Is(err, eventcodec.ErrUnknownSchema) {
 			n.metrics.undecodable.Inc()
 			n.logger.Warn("skipping an undecodable event", "partition", r.Partition, "offset", r.Offset, "err", err)
 			return ds, nil

@@ -19,11 +19,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
+	"github.com/reftrail/reftrail/internal/dev/traffic"
 	"github.com/reftrail/reftrail/internal/event"
-	"github.com/reftrail/reftrail/internal/kafkatest"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/meta"
-	"github.com/reftrail/reftrail/internal/testenv"
-	"github.com/reftrail/reftrail/internal/traffic"
 )
 
 const (
@@ -115,7 +116,7 @@ func planEvents(t testing.TB, seed uint64, participants int) (events []event.Eve
 // single-object encoding, keyed by participant.
 func produceEvents(t testing.TB, brokers []string, events []event.Event) {
 	t.Helper()
-	codec, err := event.NewCodec()
+	codec, err := eventcodec.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 )
 
 // startChild runs notify as a child process of this test binary, its output

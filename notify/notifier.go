@@ -11,9 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
@@ -36,7 +35,7 @@ type notifier struct {
 	logger    *slog.Logger
 	reg       prometheus.Registerer
 	metrics   *metrics
-	decoder   *event.Decoder
+	decoder   *eventcodec.Decoder
 	http      *http.Client
 	endpoints []*endpoint
 	byID      map[string]*endpoint
@@ -46,14 +45,11 @@ type notifier struct {
 }
 
 func newNotifier(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*notifier, error) {
-	var registry *sr.Client
-	if cfg.SchemaRegistryURL != "" {
-		var err error
-		if registry, err = sr.NewClient(sr.URLs(cfg.SchemaRegistryURL)); err != nil {
-			return nil, fmt.Errorf("creating schema registry client for SCHEMA_REGISTRY_URL: %w", err)
-		}
+	registry, err := eventcodec.NewRegistryClient(cfg.SchemaRegistryURL)
+	if err != nil {
+		return nil, err
 	}
-	decoder, err := event.NewDecoder(registry)
+	decoder, err := eventcodec.NewDecoder(registry)
 	if err != nil {
 		return nil, fmt.Errorf("creating event decoder: %w", err)
 	}

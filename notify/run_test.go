@@ -10,7 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/reftrail/reftrail/internal/testenv"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 )
 
 // TestRunDeliversEveryReferralOfAPlan sends the events of a demo traffic
