@@ -11,21 +11,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/backoff"
+	"github.com/reftrail/reftrail/internal/kafka"
 )
 
-// Headers of retry and parked records, beside webhook-id. Times are Unix ms.
+// Headers of retry and parked records, named once in internal/kafka.
 const (
-	headerEndpoint   = "reftrail-notify-endpoint"
-	headerTries      = "reftrail-notify-tries"
-	headerFirst      = "reftrail-notify-first"
-	headerDue        = "reftrail-notify-due"
-	headerEventTime  = "reftrail-notify-event-time"
-	headerLastStatus = "reftrail-notify-last-status"
-	headerLastReason = "reftrail-notify-last-reason"
-	// Parked records also carry the DLQ headers of DESIGN.md.
-	headerDLQReason = "reftrail-dlq-reason"
-	headerDLQDetail = "reftrail-dlq-detail"
-	headerDLQStage  = "reftrail-dlq-stage"
+	headerEndpoint   = kafka.HeaderNotifyEndpoint
+	headerTries      = kafka.HeaderNotifyTries
+	headerFirst      = kafka.HeaderNotifyFirst
+	headerDue        = kafka.HeaderNotifyDue
+	headerEventTime  = kafka.HeaderNotifyEventTime
+	headerLastStatus = kafka.HeaderNotifyLastStatus
+	headerLastReason = kafka.HeaderNotifyLastReason
+	headerDLQReason  = kafka.HeaderDLQReason
+	headerDLQDetail  = kafka.HeaderDLQDetail
+	headerDLQStage   = kafka.HeaderDLQStage
 )
 
 // Reasons for parking a delivery (reftrail-dlq-reason).

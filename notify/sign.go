@@ -7,12 +7,15 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/reftrail/reftrail/internal/kafka"
 )
 
 // Header names of the Standard Webhooks specification
-// (https://www.standardwebhooks.com), a contract with subscribers.
+// (https://www.standardwebhooks.com), a contract with subscribers. webhook-id
+// is also a header of notify's retry and parked records.
 const (
-	headerID        = "webhook-id"
+	headerID        = kafka.HeaderWebhookID
 	headerTimestamp = "webhook-timestamp"
 	headerSignature = "webhook-signature"
 )

@@ -27,6 +27,21 @@ const (
 	HeaderDLQStage     = "reftrail-dlq-stage"
 	HeaderRawPartition = "reftrail-raw-partition"
 	HeaderRawOffset    = "reftrail-raw-offset"
+
+	// Deliveries notify keeps for a later attempt (its retry topics) or has
+	// given up on (reftrail.notify.dlq, which adds the three DLQ headers
+	// above, stage "notify"): the webhook-id, the endpoint (a hash of its
+	// URL, never the URL), the attempts made, when the first was made, when
+	// the next is due and the event's time (Unix ms), and the last attempt's
+	// HTTP status (0 for none) and reason (http_503, timeout, ...).
+	HeaderWebhookID        = "webhook-id"
+	HeaderNotifyEndpoint   = "reftrail-notify-endpoint"
+	HeaderNotifyTries      = "reftrail-notify-tries"
+	HeaderNotifyFirst      = "reftrail-notify-first"
+	HeaderNotifyDue        = "reftrail-notify-due"
+	HeaderNotifyEventTime  = "reftrail-notify-event-time"
+	HeaderNotifyLastStatus = "reftrail-notify-last-status"
+	HeaderNotifyLastReason = "reftrail-notify-last-reason"
 )
 
 // ReceivedAt returns when ingest accepted the POST behind a record, from its
