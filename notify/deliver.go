@@ -48,16 +48,22 @@ type delivery struct {
 	tries int
 }
 
-// eventsBudget is how long the events path waits for an endpoint in one
-// poll. Deliveries it has not settled by then go to the retry topics untried
-// (attempts in flight finish on their own), and the endpoint counts as slow
-// until an attempt succeeds within the budget; meanwhile the events path
-// sends all its deliveries to the retry topics at once. So an endpoint that
-// is slow, even one that answers 2xx in the end, holds up the others' fresh
-// deliveries for at most this, once. The retry path waits up to two
-// NOTIFY_TIMEOUTs (a probe, then the rest): a slow endpoint is served there,
-// at the pace it answers, and may delay the others' retries by as much.
-const eventsBudget = time.Second
+// eventsBudget is how long the events path waits for an endpoint's next
+// attempt to end. When none ends for that long, the endpoint's deliveries not
+// settled yet go to the retry topics untried (attempts in flight finish on
+// their own), and the endpoint counts as slow until an attempt succeeds
+// within the budget; meanwhile the events path sends all its deliveries to the
+// retry topics at once. So an endpoint that is slow, even one that answers
+// 2xx in the end, holds up the others' fresh deliveries for about this, once.
+// eventsCap bounds a poll's wait for an endpoint that keeps answering, below
+// the group's rebalance timeout (60s): what is left then also goes to the
+// retry topics. The retry path waits up to two NOTIFY_TIMEOUTs (a probe, then
+// the rest): a slow endpoint is served there, at the pace it answers, and may
+// delay the others' retries by as much.
+const (
+	eventsBudget = time.Second
+	eventsCap    = 30 * time.Second
+)
 
 // deliverAll attempts ds, then writes a retry record for each failure (or a
 // parked record past NOTIFY_MAX_AGE) and waits until Kafka has them all, so
@@ -72,16 +78,16 @@ func (n *notifier) deliverAll(ctx context.Context, cl *kgo.Client, ds []delivery
 		byEndpoint[ds[i].ep.index] = append(byEndpoint[ds[i].ep.index], i)
 	}
 	results := make([]result, len(ds))
-	deadline := time.Now().Add(eventsBudget)
+	deadline, stall := time.Now().Add(eventsCap), eventsBudget
 	if mayProbe {
-		deadline = time.Now().Add(2 * n.cfg.Timeout)
+		deadline, stall = time.Now().Add(2*n.cfg.Timeout), 2*n.cfg.Timeout
 	}
 	var wg sync.WaitGroup
 	for e, idx := range byEndpoint {
 		if len(idx) == 0 {
 			continue
 		}
-		wg.Go(func() { n.deliverTo(ctx, n.endpoints[e], ds, idx, results, mayProbe, deadline) })
+		wg.Go(func() { n.deliverTo(ctx, n.endpoints[e], ds, idx, results, mayProbe, deadline, stall) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -133,6 +139,9 @@ type settling struct {
 	results []result
 	left    int
 	done    chan struct{}
+	// progress receives a value (dropped when one waits already) for each
+	// delivery settled.
+	progress chan struct{}
 }
 
 func (s *settling) settle(i int, r result) {
@@ -146,26 +155,44 @@ func (s *settling) settle(i int, r result) {
 	if s.left--; s.left == 0 {
 		close(s.done)
 	}
+	select {
+	case s.progress <- struct{}{}:
+	default:
+	}
 }
 
 // deliverTo settles the deliveries ds[idx] of one endpoint: by attempts
-// (dispatch) until they are all settled or the batch's deadline passes;
-// those left are deferred untried and the endpoint marked slow.
-func (n *notifier) deliverTo(ctx context.Context, ep *endpoint, ds []delivery, idx []int, results []result, mayProbe bool, deadline time.Time) {
-	s := &settling{results: results, left: len(idx), done: make(chan struct{})}
+// (dispatch) until they are all settled, the deadline passes, or none settles
+// for stall; those left are deferred untried, and after a stall of the events
+// path the endpoint is marked slow.
+func (n *notifier) deliverTo(ctx context.Context, ep *endpoint, ds []delivery, idx []int, results []result, mayProbe bool, deadline time.Time, stall time.Duration) {
+	s := &settling{results: results, left: len(idx), done: make(chan struct{}), progress: make(chan struct{}, 1)}
 	jobs := make([]job, len(idx))
 	for k, i := range idx {
 		jobs[k] = job{i: i, id: ds[i].id, body: ds[i].body, eventTime: ds[i].eventTime}
 	}
 	var stopped atomic.Bool
 	go n.dispatch(ctx, ep, jobs, s, mayProbe, &stopped)
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case <-s.done:
-		return
-	case <-timer.C:
-	case <-ctx.Done():
+	capped := time.NewTimer(time.Until(deadline))
+	defer capped.Stop()
+	stalled := time.NewTimer(stall)
+	defer stalled.Stop()
+	slowed := false
+wait:
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.progress:
+			stalled.Reset(stall)
+		case <-stalled.C:
+			slowed = true
+			break wait
+		case <-capped.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	stopped.Store(true)
 	slow := slowOutcome()
@@ -179,7 +206,7 @@ func (n *notifier) deliverTo(ctx context.Context, ep *endpoint, ds []delivery, i
 			s.settle(i, result{o: slow})
 		}
 	}
-	if late > 0 && !mayProbe && ctx.Err() == nil {
+	if late > 0 && slowed && !mayProbe && ctx.Err() == nil {
 		ep.markSlow()
 	}
 }
