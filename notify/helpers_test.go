@@ -256,6 +256,18 @@ func waitDelivered(t testing.TB, name string, r *receiver, ids []string, timeout
 	}
 }
 
+// waitCount waits until r has delivered at least n distinct referrals.
+func waitCount(t testing.TB, r *receiver, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for len(r.delivered()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d referrals delivered after %v, want %d", len(r.delivered()), timeout, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // writeCA writes the TLS test server's certificate as a PEM file for
 // NOTIFY_CA_FILE.
 func writeCA(t testing.TB, srv *httptest.Server) string {

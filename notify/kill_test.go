@@ -61,13 +61,7 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	produceEvents(t, brokers, events)
 
 	cmd := startChild(t, env, logPath)
-	deadline := time.Now().Add(60 * time.Second)
-	for len(ep.delivered()) < len(ids)/3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d referrals delivered before the kill", len(ep.delivered()), len(ids))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitCount(t, ep, len(ids)/3, 60*time.Second)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

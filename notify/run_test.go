@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -256,4 +257,36 @@ func readTopic(t testing.TB, brokers []string, topic string, want int, timeout t
 			return recs
 		}
 	}
+}
+
+// TestRunRebalanceLosesNothing starts a second notify in the same groups
+// while the first is delivering, and stops the first while some deliveries
+// wait in the retry topics: partitions move twice, and every referral is
+// delivered.
+func TestRunRebalanceLosesNothing(t *testing.T) {
+	brokers := newBrokers(t)
+	events, ids := planEvents(t, 21, 1500)
+	ep := newReceiver(t, false, func(n int, _ string) (int, http.Header) {
+		time.Sleep(time.Millisecond)
+		if n%10 == 0 {
+			return http.StatusInternalServerError, nil
+		}
+		return http.StatusNoContent, nil
+	})
+	produceEvents(t, brokers, events)
+
+	ctx, stopFirst := context.WithCancel(context.Background())
+	env := baseEnv(brokers, testenv.FreeAddr(t), ep.srv.URL)
+	first := make(chan error, 1)
+	go func() { first <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard) }()
+	t.Cleanup(stopFirst)
+	testenv.WaitReadyz(t, "http://"+env["METRICS_ADDR"], http.StatusOK, 30*time.Second)
+	waitCount(t, ep, len(ids)/4, 60*time.Second)
+	startNotify(t, baseEnv(brokers, testenv.FreeAddr(t), ep.srv.URL))
+	waitCount(t, ep, len(ids)/2, 60*time.Second)
+	stopFirst()
+	if err := <-first; err != nil {
+		t.Errorf("the first notify's run returned %v, want nil", err)
+	}
+	waitDelivered(t, "endpoint", ep, ids, 90*time.Second)
 }
