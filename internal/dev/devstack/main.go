@@ -4,12 +4,13 @@
 // sink, console, and notify when NOTIFY_URLS is set) as child processes, each
 // given the environment it needs. It waits until every service is ready,
 // prints where ingest and the console listen and how to query ClickHouse, and
-// on SIGINT, SIGTERM or SIGHUP (a closed terminal) stops exactly the processes it started: the services in
-// reverse order, then ClickHouse, then Kafka. On Linux its children also get a
-// parent-death signal, so even a devstack killed with SIGKILL leaves none
-// running; a ClickHouse an earlier devstack left on the data directory anyway
-// is stopped at start. Every port is checked before anything starts, and a
-// taken one is named with the flag or variable that moves it.
+// on SIGINT, SIGTERM or SIGHUP (a closed terminal) stops exactly the
+// processes it started: the services in reverse order, then ClickHouse, then
+// Kafka. On Linux its children also get a parent-death signal, so even a
+// devstack killed with SIGKILL leaves none running; a ClickHouse an earlier
+// devstack left on the data directory anyway is stopped at start. Every port
+// is checked before anything starts, and a taken one is named with the flag or
+// variable that moves it.
 //
 // ClickHouse is CLICKHOUSE_ADDR when set; else a clickhouse-server (or
 // clickhouse) binary, run on the data directory with fixed ports so a restart
@@ -145,6 +146,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		listen{*sinkAddr, "sink", "-sink-addr"},
 		listen{*consoleAddr, "the console", "-console-addr"},
 		listen{*consoleMetricsAddr, "the console's /metrics and /readyz", "-console-metrics-addr"})
+	if getenv("NOTIFY_URLS") != "" {
+		listens = append(listens, listen{*notifyAddr, "notify's /metrics and /readyz", "-notify-addr"})
+	}
 	if err := checkPorts(listens); err != nil {
 		return err
 	}
