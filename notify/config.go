@@ -43,9 +43,10 @@ type Config struct {
 	Kafka kafka.Config
 	// EventsTopic is consumed (EVENTS_TOPIC).
 	EventsTopic string
-	// SchemaRegistryURL lets the decoder resolve Confluent schema ids
-	// (SCHEMA_REGISTRY_URL); empty reads single-object encoding only.
-	SchemaRegistryURL string
+	// Registry lets the decoder resolve Confluent schema ids
+	// (SCHEMA_REGISTRY_URL and its settings); no URL reads single-object
+	// encoding only.
+	Registry eventcodec.RegistryConfig
 	// Endpoints are the subscribers' URLs (NOTIFY_URLS, comma-separated,
 	// required), each receiving every referral. A URL may carry a token in
 	// its query, so URLs are never logged nor used as metric labels: an
@@ -82,11 +83,11 @@ type Config struct {
 func configFromEnv(getenv func(string) string) (Config, error) {
 	env := config.NewEnv(getenv)
 	c := Config{
-		Kafka:             kafka.ConfigFromEnv(env),
-		EventsTopic:       kafka.EventsTopicFromEnv(env),
-		SchemaRegistryURL: eventcodec.RegistryURLFromEnv(env),
-		MaxAge:            env.Duration("NOTIFY_MAX_AGE", 24*time.Hour, time.Millisecond, 30*24*time.Hour),
-		AllowPrivate:      env.Bool("NOTIFY_ALLOW_PRIVATE", false),
+		Kafka:        kafka.ConfigFromEnv(env),
+		EventsTopic:  kafka.EventsTopicFromEnv(env),
+		Registry:     eventcodec.RegistryConfigFromEnv(env),
+		MaxAge:       env.Duration("NOTIFY_MAX_AGE", 24*time.Hour, time.Millisecond, 30*24*time.Hour),
+		AllowPrivate: env.Bool("NOTIFY_ALLOW_PRIVATE", false),
 		// Under the group's rebalance timeout (60s) with room for the
 		// probe and the produce that may follow an attempt.
 		Timeout:     env.Duration("NOTIFY_TIMEOUT", 10*time.Second, time.Millisecond, 20*time.Second),

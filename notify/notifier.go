@@ -45,7 +45,7 @@ type notifier struct {
 }
 
 func newNotifier(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*notifier, error) {
-	registry, err := eventcodec.NewRegistryClient(cfg.SchemaRegistryURL)
+	registry, err := eventcodec.NewRegistryClient(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
