@@ -55,7 +55,7 @@ ENTRYPOINT ["/console"]
 
 FROM runtime AS notify
 COPY --from=build /out/notify /notify
-EXPOSE 9103
+EXPOSE 9104
 ENTRYPOINT ["/notify"]
 
 # sink stays the last stage: the one built without --target.

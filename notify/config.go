@@ -75,7 +75,7 @@ type Config struct {
 	// roots, for endpoints behind a private CA; nil uses the system roots.
 	RootCAs *x509.CertPool
 	// MetricsAddr serves /healthz, /readyz and /metrics (METRICS_ADDR,
-	// default :9103).
+	// default :9104).
 	MetricsAddr string
 	LogLevel    slog.Level
 }
@@ -91,7 +91,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		// Under the group's rebalance timeout (60s) with room for the
 		// probe and the produce that may follow an attempt.
 		Timeout:     env.Duration("NOTIFY_TIMEOUT", 10*time.Second, time.Millisecond, 20*time.Second),
-		MetricsAddr: env.String("METRICS_ADDR", ":9103"),
+		MetricsAddr: env.String("METRICS_ADDR", ":9104"),
 		LogLevel:    obs.LogLevel(env),
 	}
 	urls := env.Required("NOTIFY_URLS")

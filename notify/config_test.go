@@ -51,7 +51,7 @@ func TestConfigFromEnv(t *testing.T) {
 				if diff := cmp.Diff(want, cfg.Schedule); diff != "" {
 					t.Errorf("Schedule (-want +got):\n%s", diff)
 				}
-				if cfg.MaxAge != 24*time.Hour || cfg.MetricsAddr != ":9103" || cfg.AllowPrivate || len(cfg.Endpoints) != 2 {
+				if cfg.MaxAge != 24*time.Hour || cfg.MetricsAddr != ":9104" || cfg.AllowPrivate || len(cfg.Endpoints) != 2 {
 					t.Errorf("defaults: max age %v, metrics %q, allow private %v, %d endpoints", cfg.MaxAge, cfg.MetricsAddr, cfg.AllowPrivate, len(cfg.Endpoints))
 				}
 			}

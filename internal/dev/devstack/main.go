@@ -89,7 +89,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sinkAddr := flags.String("sink-addr", "127.0.0.1:9102", "sink's METRICS_ADDR: /readyz and /metrics")
 	consoleAddr := flags.String("console-addr", valueOr(getenv("CONSOLE_ADDR"), "127.0.0.1:8090"), "the console's CONSOLE_ADDR: pages and API (default from CONSOLE_ADDR)")
 	consoleMetricsAddr := flags.String("console-metrics-addr", "127.0.0.1:9103", "the console's METRICS_ADDR: /readyz and /metrics")
-	// 9104: the console's metrics have 9103, notify's own default.
 	notifyAddr := flags.String("notify-addr", "127.0.0.1:9104", "notify's METRICS_ADDR: /readyz and /metrics (notify runs only when NOTIFY_URLS is set)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
