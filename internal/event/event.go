@@ -30,7 +30,8 @@ const (
 type Thread string
 
 // Thread states: NEW for a referral inside a first message or postback, EXISTING
-// for a standalone referral, UNKNOWN for events without a referral.
+// for a standalone referral, UNKNOWN for events without a referral and for
+// opt-ins (Meta does not say whether their thread existed).
 const (
 	ThreadNew      Thread = "NEW"
 	ThreadExisting Thread = "EXISTING"
@@ -79,13 +80,22 @@ type AdsContext struct {
 }
 
 // Optin is an m.me/rn recurring-notification opt-in. The notification token is a
-// credential and is never carried.
+// credential and is never carried. Topic is the registered topic, Title the
+// request's text: Meta sends both, and they differ. Status is normalised to
+// OptinStop or OptinResume when Meta says so.
 type Optin struct {
 	Type      string  `avro:"type"`
 	Topic     *string `avro:"topic"`
 	Frequency *string `avro:"frequency"`
 	Status    *string `avro:"status"`
+	Title     *string `avro:"title"`
 }
+
+// Opt-in statuses: the person stopped marketing messages, or resumed them.
+const (
+	OptinStop   = "STOP"
+	OptinResume = "RESUME"
+)
 
 // Key is the Kafka record key of the event: platform (lower case), account and
 // participant, so that one participant's events stay in one partition, in order.

@@ -70,6 +70,12 @@ func eventID(ev *event.Event) string {
 		b = appendOptional(b, o.Topic)
 		b = appendOptional(b, o.Frequency)
 		b = appendOptional(b, o.Status)
+		// Title came later: hashed only when present, so that the ids of
+		// opt-ins without one did not change. Still unambiguous: every
+		// field before it is self-delimiting and it is last.
+		if o.Title != nil {
+			b = appendOptional(b, o.Title)
+		}
 	}
 	sum := sha256.Sum256(b)
 	return hashedIDPrefix + hex.EncodeToString(sum[:16])

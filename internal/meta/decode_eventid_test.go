@@ -86,6 +86,7 @@ func TestEventIDDiffers(t *testing.T) {
 		{name: "ads context title", change: func(e *event.Event) { e.Referral.AdsContext = &event.AdsContext{AdTitle: strp("t")} }},
 		{name: "no referral", change: func(e *event.Event) { e.Referral = nil }},
 		{name: "optin", change: func(e *event.Event) { e.Optin = &event.Optin{Type: "notification_messages"} }},
+		{name: "optin title", change: func(e *event.Event) { e.Optin = &event.Optin{Type: "notification_messages", Title: strp("")} }},
 		{name: "postback title", change: func(e *event.Event) { e.PostbackTitle = strp("") }},
 		{name: "title vs payload", change: func(e *event.Event) { e.PostbackPayload = strp("") }},
 	}

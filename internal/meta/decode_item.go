@@ -2,6 +2,7 @@ package meta
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/reftrail/reftrail/internal/event"
 )
@@ -369,9 +370,9 @@ func (d *decoder) item(i int, list string, j int, it *item, entryID *flexID) {
 
 // threadOf is the thread rule: a referral inside a message or postback came
 // with the first interaction of a new thread; a standalone referral revived an
-// existing one. An opt-in with a ref counts as EXISTING: the person tapped
-// the opt-in in a conversation that was already shown to them, and no first
-// message came with it. Without a referral the thread state is unknown.
+// existing one. An opt-in with a ref is UNKNOWN: Meta does not say whether the
+// conversation existed (an m.me/rn link or a checkbox plugin may be the first
+// contact). Without a referral the thread state is unknown.
 func threadOf(kind event.Kind, hasReferral bool) event.Thread {
 	if !hasReferral {
 		return event.ThreadUnknown
@@ -379,7 +380,7 @@ func threadOf(kind event.Kind, hasReferral bool) event.Thread {
 	switch kind {
 	case event.KindMessage, event.KindPostback:
 		return event.ThreadNew
-	case event.KindReferral, event.KindOptin:
+	case event.KindReferral:
 		return event.ThreadExisting
 	}
 	return event.ThreadUnknown
@@ -409,15 +410,26 @@ func toReferral(r *referral) *event.Referral {
 	return out
 }
 
-// toOptin keeps type, topic, frequency and status. Topic is the opt-in's
-// title, or notification_messages_topic when the title is missing (the m.me/rn
-// sample sends both).
+// toOptin keeps type, topic (notification_messages_topic, the registered
+// topic), title (the request's text), frequency and the normalised status.
 func toOptin(o *optin) *event.Optin {
-	topic := o.Title
-	if topic == nil {
-		topic = o.Topic
+	return &event.Optin{Type: o.Type, Topic: o.Topic, Title: o.Title, Frequency: o.Frequency, Status: optinStatus(o.Status)}
+}
+
+// optinStatus normalises notification_messages_status: Meta writes "STOP
+// NOTIFICATIONS" and "RESUME NOTIFICATIONS" (other references use
+// underscores), and queries must tell a stopped person by one value. Any
+// other status is kept as Meta sent it.
+func optinStatus(s *string) *string {
+	if s == nil {
+		return nil
 	}
-	return &event.Optin{Type: o.Type, Topic: topic, Frequency: o.Frequency, Status: o.Status}
+	word, _, _ := strings.Cut(strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(*s)), "_", " "), " ")
+	switch word {
+	case event.OptinStop, event.OptinResume:
+		return &word
+	}
+	return s
 }
 
 // maxRefLen is Meta's limit on a ref parameter.

@@ -241,7 +241,7 @@ func TestThreadRule(t *testing.T) {
 		{name: "message without referral", item: `"message":{"mid":"m1"}`, wantKind: event.KindMessage, wantThread: event.ThreadUnknown},
 		{name: "postback with referral", item: `"postback":{"mid":"m1","referral":{"ref":"r"}}`, wantKind: event.KindPostback, wantThread: event.ThreadNew},
 		{name: "postback without referral", item: `"postback":{"mid":"m1","payload":"p"}`, wantKind: event.KindPostback, wantThread: event.ThreadUnknown},
-		{name: "optin with ref", item: `"optin":{"type":"notification_messages","ref":"r"}`, wantKind: event.KindOptin, wantThread: event.ThreadExisting},
+		{name: "optin with ref", item: `"optin":{"type":"notification_messages","ref":"r"}`, wantKind: event.KindOptin, wantThread: event.ThreadUnknown},
 		{name: "optin with empty ref", item: `"optin":{"type":"notification_messages","ref":""}`, wantKind: event.KindOptin, wantThread: event.ThreadUnknown},
 		{name: "optin without ref", item: `"optin":{"type":"notification_messages"}`, wantKind: event.KindOptin, wantThread: event.ThreadUnknown},
 		{name: "echo", item: `"message":{"mid":"m1","is_echo":true,"referral":{"ref":"r"}}`, wantKind: event.KindEcho, wantThread: event.ThreadUnknown},
@@ -260,8 +260,8 @@ func TestThreadRule(t *testing.T) {
 			if ev.Kind != tt.wantKind || ev.Thread != tt.wantThread {
 				t.Errorf("got kind %s thread %s, want kind %s thread %s", ev.Kind, ev.Thread, tt.wantKind, tt.wantThread)
 			}
-			if (ev.Referral != nil) != (tt.wantThread != event.ThreadUnknown) {
-				t.Errorf("got referral %+v with thread %s: a referral must come with NEW or EXISTING", ev.Referral, ev.Thread)
+			if ev.Kind != event.KindOptin && (ev.Referral != nil) != (tt.wantThread != event.ThreadUnknown) {
+				t.Errorf("got referral %+v with thread %s: a referral outside an opt-in must come with NEW or EXISTING", ev.Referral, ev.Thread)
 			}
 		})
 	}
@@ -329,6 +329,41 @@ func TestDecodeRejectsImplausibleTimestamps(t *testing.T) {
 			}
 			if len(res.Events) != 1 || len(res.Bad) != 0 {
 				t.Errorf("Decode = %d events, bad %+v; want one event", len(res.Events), res.Bad)
+
+// TestOptinFields checks that the registered topic and the request's title
+// stay apart, and that the status is normalised so that a stopped person is
+// one value to queries.
+func TestOptinFields(t *testing.T) {
+	const head = `{"object":"page","entry":[{"id":"P","messaging":[{"sender":{"id":"U"},"recipient":{"id":"P"},"timestamp":1717000000000,"optin":{"type":"notification_messages"`
+	const tail = `}}]}]}`
+	tests := []struct {
+		name   string
+		fields string
+		want   event.Optin
+	}{
+		{
+			name:   "topic and title",
+			fields: `,"title":"Weekly deals?","notification_messages_topic":"deals"`,
+			want:   event.Optin{Type: "notification_messages", Topic: strp("deals"), Title: strp("Weekly deals?")},
+		},
+		{name: "title only", fields: `,"title":"Weekly deals?"`, want: event.Optin{Type: "notification_messages", Title: strp("Weekly deals?")}},
+		{name: "topic only", fields: `,"notification_messages_topic":"deals"`, want: event.Optin{Type: "notification_messages", Topic: strp("deals")}},
+		{name: "stop", fields: `,"notification_messages_status":"STOP NOTIFICATIONS"`, want: event.Optin{Type: "notification_messages", Status: strp(event.OptinStop)}},
+		{name: "stop underscore", fields: `,"notification_messages_status":"STOP_NOTIFICATIONS"`, want: event.Optin{Type: "notification_messages", Status: strp(event.OptinStop)}},
+		{name: "resume lower case", fields: `,"notification_messages_status":"resume notifications"`, want: event.Optin{Type: "notification_messages", Status: strp(event.OptinResume)}},
+		{name: "unknown status kept", fields: `,"notification_messages_status":"PAUSED"`, want: event.Optin{Type: "notification_messages", Status: strp("PAUSED")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Decode([]byte(head+tt.fields+tail), testSource)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if len(res.Events) != 1 || res.Events[0].Optin == nil {
+				t.Fatalf("got %+v, want one opt-in event", res)
+			}
+			if diff := cmp.Diff(tt.want, *res.Events[0].Optin); diff != "" {
+				t.Errorf("optin (-want +got):\n%s", diff)
 			}
 		})
 	}
