@@ -19,7 +19,7 @@ var eventColumns = []string{
 	"ads_context_ad_title", "ads_context_photo_url", "ads_context_video_url",
 	"ads_context_post_id", "ads_context_product_id", "ads_context_flow_id",
 	"message_id", "postback_title", "postback_payload",
-	"optin_type", "optin_topic", "optin_frequency", "optin_status",
+	"optin_type", "optin_topic", "optin_frequency", "optin_status", "optin_title",
 	"raw_partition", "raw_offset", "inserted_at",
 }
 
@@ -43,8 +43,8 @@ func (s *Store) InsertEvents(ctx context.Context, evs []event.Event, insertedAt 
 		partitions                                             = make([]int32, n)
 		inserted                                               = make([]time.Time, n)
 		// nullable holds the Nullable(String) columns from referral_ref to
-		// optin_status, in eventColumns order.
-		nullable [18][]*string
+		// optin_title, in eventColumns order.
+		nullable [19][]*string
 	)
 	for i := range nullable {
 		nullable[i] = make([]*string, n)
@@ -67,6 +67,7 @@ func (s *Store) InsertEvents(ctx context.Context, evs []event.Event, insertedAt 
 		nullable[11][i], nullable[12][i], nullable[13][i] = e.MessageID, e.PostbackTitle, e.PostbackPayload
 		if o := e.Optin; o != nil {
 			nullable[14][i], nullable[15][i], nullable[16][i], nullable[17][i] = &o.Type, o.Topic, o.Frequency, o.Status
+			nullable[18][i] = o.Title
 		}
 	}
 	columns := []any{ids, platforms, kinds, accounts, participants, eventTimes, receivedTimes, threads}

@@ -49,6 +49,13 @@ var alreadyDoneCodes = map[int32]bool{
 	82: true, // DATABASE_ALREADY_EXISTS
 }
 
+// columnExists reports an ADD COLUMN that a concurrent run got to first:
+// 18.16 then answers ILLEGAL_COLUMN, a code it also uses for real mistakes, so
+// the message decides.
+func columnExists(ex *clickhouse.Exception) bool {
+	return ex.Code == 44 && strings.Contains(ex.Message, "column with this name already exists")
+}
+
 // migration is one versioned DDL file of schemas/clickhouse/migrations.
 type migration struct {
 	version  uint32
@@ -232,7 +239,7 @@ func execAll(ctx context.Context, conn driver.Conn, text string) error {
 	for _, stmt := range splitStatements(text) {
 		err := conn.Exec(ctx, stmt)
 		var ex *clickhouse.Exception
-		if errors.As(err, &ex) && alreadyDoneCodes[ex.Code] {
+		if errors.As(err, &ex) && (alreadyDoneCodes[ex.Code] || columnExists(ex)) {
 			continue
 		}
 		if err != nil {

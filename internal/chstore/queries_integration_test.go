@@ -126,7 +126,7 @@ func TestIntegrationQueries(t *testing.T) {
 	ctx := context.Background()
 	// Merges would collapse the duplicates this test is about; with merges
 	// stopped they stay until OPTIMIZE, so the queries must cope with them.
-	for _, table := range []string{"events", "participants_agg", "campaign_daily_agg"} {
+	for _, table := range []string{"events", "participant_state", "message_windows", "campaign_daily_agg"} {
 		if err := e.conn.Exec(ctx, "SYSTEM STOP MERGES "+e.db+"."+table); err != nil {
 			t.Fatalf("stopping merges: %v", err)
 		}
@@ -205,19 +205,19 @@ func TestIntegrationQueries(t *testing.T) {
 			query:  "open_windows",
 			params: map[string]any{"now_ms": t0 + 4*day + 2*hour},
 			want: [][]any{
-				// platform, account_id, participant_id, last_inbound_ms, latest_ref, latest_source, latest_referral_ms, window_left_ms
-				{"INSTAGRAM", "ig-acct-1", "igsid-5", t0 + 4*day + hour, "summer", "SHORTLINK", t0 + 4*day, 23 * hour},
-				{"INSTAGRAM", "ig-acct-1", "igsid-6", t0 + 4*day + 90*minute, "winter", "SHORTLINK", t0 + 4*day + 90*minute, 23*hour + 30*minute},
+				// platform, account_id, participant_id, window_kind, expires_ms, window_left_ms,
+				// last_inbound_ms, marketing, latest_ref, latest_source, latest_referral_ms
+				{"INSTAGRAM", "ig-acct-1", "igsid-5", "standard", t0 + 5*day + hour, 23 * hour, t0 + 4*day + hour, "", "summer", "SHORTLINK", t0 + 4*day},
+				{"INSTAGRAM", "ig-acct-1", "igsid-6", "standard", t0 + 5*day + 90*minute, 23*hour + 30*minute, t0 + 4*day + 90*minute, "", "winter", "SHORTLINK", t0 + 4*day + 90*minute},
 			},
 		},
 		{
+			// Windows are as of now_ms: igsid-5 and igsid-6 wrote later.
 			name:   "open windows a day earlier, before the newest events",
 			query:  "open_windows",
 			params: map[string]any{"now_ms": t0 + 3*day + hour},
 			want: [][]any{
-				{"MESSENGER", "page-1", "psid-3", t0 + 3*day + 10*minute, "autumn", "SHORTLINK", t0 + 3*day, 23*hour + 10*minute},
-				{"INSTAGRAM", "ig-acct-1", "igsid-5", t0 + 4*day + hour, "summer", "SHORTLINK", t0 + 4*day, 48 * hour},
-				{"INSTAGRAM", "ig-acct-1", "igsid-6", t0 + 4*day + 90*minute, "winter", "SHORTLINK", t0 + 4*day + 90*minute, 48*hour + 30*minute},
+				{"MESSENGER", "page-1", "psid-3", "standard", t0 + 4*day + 10*minute, 23*hour + 10*minute, t0 + 3*day + 10*minute, "", "autumn", "SHORTLINK", t0 + 3*day},
 			},
 		},
 		{
@@ -288,15 +288,16 @@ func TestIntegrationQueries(t *testing.T) {
 			query:  "participant",
 			params: map[string]any{"platform": "INSTAGRAM", "account_id": "ig-acct-1", "participant_id": "igsid-5"},
 			want: [][]any{
-				// first_ref, first_source, first_referral_ms, latest_ref, latest_source, latest_referral_ms, first_seen_ms, last_inbound_ms
-				{"spring", "SHORTLINK", t0 + hour, "summer", "SHORTLINK", t0 + 4*day, t0 + hour, t0 + 4*day + hour},
+				// first_ref, first_source, first_referral_ms, latest_ref, latest_source, latest_referral_ms, first_seen_ms, last_inbound_ms,
+				// first_type, first_ad_id, latest_type, latest_ad_id, last_ad_message_ms, marketing
+				{"spring", "SHORTLINK", t0 + hour, "summer", "SHORTLINK", t0 + 4*day, t0 + hour, t0 + 4*day + hour, "OPEN_THREAD", "", "OPEN_THREAD", "", int64(0), ""},
 			},
 		},
 		{
 			name:   "participant without referral",
 			query:  "participant",
 			params: map[string]any{"platform": "MESSENGER", "account_id": "page-1", "participant_id": "psid-4"},
-			want:   [][]any{{"", "", int64(0), "", "", int64(0), t0 + 5*hour, t0 + 6*hour}},
+			want:   [][]any{{"", "", int64(0), "", "", int64(0), t0 + 5*hour, t0 + 6*hour, "", "", "", "", int64(0), "IN"}},
 		},
 		{
 			name:   "unknown participant",
@@ -305,15 +306,17 @@ func TestIntegrationQueries(t *testing.T) {
 		},
 	}
 
+	oneRef := []any{"OPEN_THREAD", "", "OPEN_THREAD", "", int64(0), ""}
 	wantParticipants := [][]any{
 		// platform, account_id, participant_id, first_ref, first_source, first_referral_ms,
-		// latest_ref, latest_source, latest_referral_ms, first_seen_ms, last_inbound_ms
-		{"INSTAGRAM", "ig-acct-1", "igsid-1", "spring", "SHORTLINK", t0, "spring", "SHORTLINK", t0, t0, t0 + 2*day},
-		{"INSTAGRAM", "ig-acct-1", "igsid-2", "spring", "ADS", t0 + hour, "spring", "ADS", t0 + 5*hour, t0 + hour, t0 + 30*hour},
-		{"INSTAGRAM", "ig-acct-1", "igsid-5", "spring", "SHORTLINK", t0 + hour, "summer", "SHORTLINK", t0 + 4*day, t0 + hour, t0 + 4*day + hour},
-		{"INSTAGRAM", "ig-acct-1", "igsid-6", "winter", "SHORTLINK", t0 + 4*day + 90*minute, "winter", "SHORTLINK", t0 + 4*day + 90*minute, t0 + 4*day + 90*minute, t0 + 4*day + 90*minute},
-		{"MESSENGER", "page-1", "psid-3", "summer", "SHORTLINK", t0 + 2*hour, "autumn", "SHORTLINK", t0 + 3*day, t0 + 2*hour, t0 + 3*day + 10*minute},
-		{"MESSENGER", "page-1", "psid-4", "", "", int64(0), "", "", int64(0), t0 + 5*hour, t0 + 6*hour},
+		// latest_ref, latest_source, latest_referral_ms, first_seen_ms, last_inbound_ms,
+		// then first_type, first_ad_id, latest_type, latest_ad_id, last_ad_message_ms, marketing
+		append([]any{"INSTAGRAM", "ig-acct-1", "igsid-1", "spring", "SHORTLINK", t0, "spring", "SHORTLINK", t0, t0, t0 + 2*day}, oneRef...),
+		{"INSTAGRAM", "ig-acct-1", "igsid-2", "spring", "ADS", t0 + hour, "spring", "ADS", t0 + 5*hour, t0 + hour, t0 + 30*hour, "OPEN_THREAD", "ad-9", "OPEN_THREAD", "ad-9", int64(0), ""},
+		append([]any{"INSTAGRAM", "ig-acct-1", "igsid-5", "spring", "SHORTLINK", t0 + hour, "summer", "SHORTLINK", t0 + 4*day, t0 + hour, t0 + 4*day + hour}, oneRef...),
+		append([]any{"INSTAGRAM", "ig-acct-1", "igsid-6", "winter", "SHORTLINK", t0 + 4*day + 90*minute, "winter", "SHORTLINK", t0 + 4*day + 90*minute, t0 + 4*day + 90*minute, t0 + 4*day + 90*minute}, oneRef...),
+		append([]any{"MESSENGER", "page-1", "psid-3", "summer", "SHORTLINK", t0 + 2*hour, "autumn", "SHORTLINK", t0 + 3*day, t0 + 2*hour, t0 + 3*day + 10*minute}, oneRef...),
+		{"MESSENGER", "page-1", "psid-4", "", "", int64(0), "", "", int64(0), t0 + 5*hour, t0 + 6*hour, "", "", "", "", int64(0), "IN"},
 	}
 
 	// check runs every query, and reads the participants view, expecting the
@@ -361,7 +364,7 @@ func TestIntegrationQueries(t *testing.T) {
 	}
 	check(t, "with duplicates")
 
-	for _, table := range []string{"events", "participants_agg", "campaign_daily_agg"} {
+	for _, table := range []string{"events", "participant_state", "message_windows", "campaign_daily_agg"} {
 		if err := e.conn.Exec(ctx, "SYSTEM START MERGES "+e.db+"."+table); err != nil {
 			t.Fatalf("starting merges: %v", err)
 		}

@@ -68,7 +68,7 @@ func TestIntegrationInsertEventsRoundTrip(t *testing.T) {
 					},
 				},
 				MessageID: ptr("m.full"), PostbackTitle: ptr("Get Started"), PostbackPayload: ptr(""),
-				Optin:        &event.Optin{Type: "notification_messages", Topic: ptr("deals"), Frequency: ptr("DAILY"), Status: ptr("RESUME")},
+				Optin:        &event.Optin{Type: "notification_messages", Topic: ptr("deals"), Frequency: ptr("DAILY"), Status: ptr("RESUME"), Title: ptr("Weekly deals?")},
 				RawPartition: 7, RawOffset: 1 << 40,
 			},
 		},
@@ -137,7 +137,7 @@ func readEvent(t *testing.T, conn driver.Conn, eventID string) (event.Event, [3]
 		platform, kind, thread                     string
 		ref, source, typ, adID, refererURI         *string
 		adTitle, photo, video, post, product, flow *string
-		optinType, topic, frequency, status        *string
+		optinType, topic, frequency, status, title *string
 		times                                      [3]time.Time
 	)
 	err := conn.QueryRow(context.Background(), `SELECT event_id, platform, kind, account_id, participant_id,
@@ -145,14 +145,14 @@ func readEvent(t *testing.T, conn driver.Conn, eventID string) (event.Event, [3]
 		referral_ad_id, referral_referer_uri, ads_context_ad_title, ads_context_photo_url,
 		ads_context_video_url, ads_context_post_id, ads_context_product_id, ads_context_flow_id,
 		message_id, postback_title, postback_payload, optin_type, optin_topic, optin_frequency,
-		optin_status, raw_partition, raw_offset, event_time, received_time, inserted_at
+		optin_status, optin_title, raw_partition, raw_offset, event_time, received_time, inserted_at
 		FROM events WHERE event_id = '`+eventID+`'`).Scan(
 		&ev.EventID, &platform, &kind, &ev.AccountID, &ev.ParticipantID,
 		&ev.EventTime, &ev.ReceivedTime, &thread, &ref, &source, &typ,
 		&adID, &refererURI, &adTitle, &photo,
 		&video, &post, &product, &flow,
 		&ev.MessageID, &ev.PostbackTitle, &ev.PostbackPayload, &optinType, &topic, &frequency,
-		&status, &ev.RawPartition, &ev.RawOffset, &times[0], &times[1], &times[2])
+		&status, &title, &ev.RawPartition, &ev.RawOffset, &times[0], &times[1], &times[2])
 	if err != nil {
 		t.Fatalf("reading event %s: %v", eventID, err)
 	}
@@ -164,7 +164,7 @@ func readEvent(t *testing.T, conn driver.Conn, eventID string) (event.Event, [3]
 		}
 	}
 	if optinType != nil {
-		ev.Optin = &event.Optin{Type: *optinType, Topic: topic, Frequency: frequency, Status: status}
+		ev.Optin = &event.Optin{Type: *optinType, Topic: topic, Frequency: frequency, Status: status, Title: title}
 	}
 	for i := range times {
 		times[i] = times[i].UTC()
