@@ -12,13 +12,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Store writes events and dead letters to ClickHouse, and keeps the links
-// catalog. It is safe for concurrent use. Its connections have no default
+// Store writes events and dead letters to ClickHouse, keeps the links
+// catalog, and answers the read API (Participant, Windows, the overview). It is safe for concurrent use. Its connections have no default
 // database, so Open works before Migrate has created the database; every
 // statement names Config.Database. The files of schemas/clickhouse/queries name
 // their tables without a database, so they run on a second pool (Connect)
@@ -29,6 +31,8 @@ type Store struct {
 	queries  driver.Conn
 	database string
 	cfg      Config
+	// now is the clock of windows "now"; tests replace it.
+	now func() time.Time
 }
 
 // Open connects to the server of cfg and pings it. Close the Store when done.
@@ -43,7 +47,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		conn.Close()
 		return nil, fmt.Errorf("opening ClickHouse store: %w", err)
 	}
-	s := &Store{conn: conn, queries: queries, database: cfg.Database, cfg: cfg}
+	s := &Store{conn: conn, queries: queries, database: cfg.Database, cfg: cfg, now: time.Now}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening ClickHouse store: %w", err)
@@ -71,6 +75,32 @@ func (s *Store) Close() error {
 		return fmt.Errorf("closing ClickHouse store: %w", err)
 	}
 	return nil
+}
+
+// query runs the query file name with params bound, on the reads pool.
+func (s *Store) query(ctx context.Context, name string, params map[string]any) (driver.Rows, error) {
+	return s.queryLimit(ctx, name, params, 0)
+}
+
+// queryLimit is query with LIMIT limit appended when limit > 0 (18.16 takes
+// no expression, hence no parameter, in LIMIT).
+func (s *Store) queryLimit(ctx context.Context, name string, params map[string]any, limit int) (driver.Rows, error) {
+	text, err := Query(name)
+	if err != nil {
+		return nil, err
+	}
+	q, err := BindQuery(text, params)
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 {
+		q += "\nLIMIT " + strconv.Itoa(limit)
+	}
+	rows, err := s.queries.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("running %s: %w", name, err)
+	}
+	return rows, nil
 }
 
 // quoteString returns s as a ClickHouse string literal.
