@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/reftrail/reftrail/internal/event"
 )
 
@@ -132,41 +134,50 @@ func (s *Store) Participant(ctx context.Context, platform, accountID, participan
 		return Participant{}, err
 	}
 	key := map[string]any{"platform": string(p), "account_id": accountID, "participant_id": participantID}
-	rows, err := s.query(ctx, "participant", key)
+	var (
+		found                                    bool
+		first, latest                            Referral
+		firstMs, latestMs, seenMs, inboundMs, ad int64
+		marketing                                string
+	)
+	err = s.each(ctx, "participant", key, 0, func(rows driver.Rows) error {
+		found = true
+		return rows.Scan(&first.Ref, &first.Source, &firstMs, &latest.Ref, &latest.Source, &latestMs, &seenMs, &inboundMs,
+			&first.Type, &first.AdID, &latest.Type, &latest.AdID, &ad, &marketing)
+	})
 	if err != nil {
 		return Participant{}, err
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Participant{}, fmt.Errorf("reading participant: %w", err)
-		}
+	if !found {
 		return Participant{}, fmt.Errorf("participant %s/%s/%s: %w", p, accountID, participantID, ErrNotFound)
 	}
-	var (
-		first, latest                        Referral
-		firstMs, latestMs, seenMs, inboundMs int64
-		adMessageMs                          int64
-		marketing                            string
-	)
-	if err := rows.Scan(&first.Ref, &first.Source, &firstMs, &latest.Ref, &latest.Source, &latestMs, &seenMs, &inboundMs,
-		&first.Type, &first.AdID, &latest.Type, &latest.AdID, &adMessageMs, &marketing); err != nil {
-		return Participant{}, fmt.Errorf("reading participant: %w", err)
-	}
-	rows.Close()
 	out := Participant{
 		Platform: p, AccountID: accountID, ParticipantID: participantID,
 		FirstSeenAt: utcMs(seenMs), LastInboundAt: utcMs(inboundMs),
-		Window:    windowAt(inboundMs, adMessageMs, s.now()),
+		Window:    windowAt(inboundMs, ad, s.now()),
 		Marketing: marketingOf(marketing),
 	}
-	// A referral at Unix ms 0 is as absent as no referral: events before 2010
-	// are not plausible Meta timestamps.
+	// Without a referral the states hold ('', ..., 0).
 	if firstMs != 0 {
 		first.At, latest.At = utcMs(firstMs), utcMs(latestMs)
 		out.FirstReferral, out.LatestReferral = &first, &latest
 	}
-	if out.History, err = s.history(ctx, key); err != nil {
+	err = s.each(ctx, "participant_history", key, 0, func(rows driver.Rows) error {
+		var (
+			h                                HistoryEvent
+			ms                               int64
+			kind, thread                     string
+			ref, source, typ, adID, referrer *string
+		)
+		if err := rows.Scan(&ms, &h.EventID, &kind, &thread, &ref, &source, &typ, &adID, &referrer); err != nil {
+			return err
+		}
+		h.At, h.Kind, h.Thread = utcMs(ms), event.Kind(kind), event.Thread(thread)
+		h.Ref, h.Source, h.Type, h.AdID, h.RefererURI = deref(ref), deref(source), deref(typ), deref(adID), deref(referrer)
+		out.History = append(out.History, h)
+		return nil
+	})
+	if err != nil {
 		return Participant{}, err
 	}
 	return out, nil
@@ -190,33 +201,6 @@ func windowAt(inboundMs, adMs int64, now time.Time) Window {
 		w.Kind = WindowNone
 	}
 	return w
-}
-
-func (s *Store) history(ctx context.Context, key map[string]any) ([]HistoryEvent, error) {
-	rows, err := s.query(ctx, "participant_history", key)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []HistoryEvent
-	for rows.Next() {
-		var (
-			h                                HistoryEvent
-			ms                               int64
-			kind, thread                     string
-			ref, source, typ, adID, referrer *string
-		)
-		if err := rows.Scan(&ms, &h.EventID, &kind, &thread, &ref, &source, &typ, &adID, &referrer); err != nil {
-			return nil, fmt.Errorf("reading participant history: %w", err)
-		}
-		h.At, h.Kind, h.Thread = utcMs(ms), event.Kind(kind), event.Thread(thread)
-		h.Ref, h.Source, h.Type, h.AdID, h.RefererURI = deref(ref), deref(source), deref(typ), deref(adID), deref(referrer)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading participant history: %w", err)
-	}
-	return out, nil
 }
 
 // OpenWindow is one person who may be messaged now.
@@ -288,16 +272,12 @@ func (s *Store) Windows(ctx context.Context, platform, accountID string, opts Wi
 	if opts.MarketingOnly {
 		marketingOnly = 1
 	}
-	rows, err := s.queryLimit(ctx, "windows", map[string]any{
+	params := map[string]any{
 		"platform": string(p), "account_id": accountID, "now_ms": s.now().UnixMilli(),
 		"after_expires_ms": afterMs, "after_participant": afterID, "marketing_only": marketingOnly,
-	}, limit+1)
-	if err != nil {
-		return WindowsPage{}, err
 	}
-	defer rows.Close()
 	var page WindowsPage
-	for rows.Next() {
+	err = s.each(ctx, "windows", params, limit+1, func(rows driver.Rows) error {
 		var (
 			w                                OpenWindow
 			kind, marketing                  string
@@ -306,7 +286,7 @@ func (s *Store) Windows(ctx context.Context, platform, accountID string, opts Wi
 		)
 		if err := rows.Scan(&w.ParticipantID, &kind, &expiresMs, &inboundMs, &marketing,
 			&ref.Ref, &ref.Source, &ref.Type, &ref.AdID, &referralMs); err != nil {
-			return WindowsPage{}, fmt.Errorf("reading windows: %w", err)
+			return err
 		}
 		w.Kind, w.ExpiresAt, w.LastInboundAt, w.Marketing = WindowKind(kind), utcMs(expiresMs), utcMs(inboundMs), marketingOf(marketing)
 		if referralMs != 0 {
@@ -314,9 +294,10 @@ func (s *Store) Windows(ctx context.Context, platform, accountID string, opts Wi
 			w.LatestReferral = &ref
 		}
 		page.Windows = append(page.Windows, w)
-	}
-	if err := rows.Err(); err != nil {
-		return WindowsPage{}, fmt.Errorf("reading windows: %w", err)
+		return nil
+	})
+	if err != nil {
+		return WindowsPage{}, err
 	}
 	if len(page.Windows) > limit {
 		page.Windows = page.Windows[:limit]

@@ -63,6 +63,13 @@ func TestQueriesBind(t *testing.T) {
 		{name: "participant_history", params: participant},
 		{name: "participant", params: participant},
 		{name: "campaign_daily", params: map[string]any{"from_day": "2024-01-01", "to_day": "2024-01-31"}},
+		{name: "windows", params: map[string]any{
+			"platform": "INSTAGRAM", "account_id": "a", "now_ms": int64(0),
+			"after_expires_ms": int64(0), "after_participant": "", "marketing_only": 0,
+		}},
+		{name: "referrals_per_day", params: map[string]any{"from_ms": int64(0), "to_ms": int64(1), "tz": "UTC"}},
+		{name: "dead_letter_counts", params: period},
+		{name: "pipeline_latest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,30 +77,35 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// query runs the query file name with params bound, on the reads pool.
-func (s *Store) query(ctx context.Context, name string, params map[string]any) (driver.Rows, error) {
-	return s.queryLimit(ctx, name, params, 0)
-}
-
-// queryLimit is query with LIMIT limit appended when limit > 0 (18.16 takes
-// no expression, hence no parameter, in LIMIT).
-func (s *Store) queryLimit(ctx context.Context, name string, params map[string]any, limit int) (driver.Rows, error) {
+// each runs the query file name with params bound, on the reads pool, and
+// calls scan for every row. limit > 0 appends LIMIT limit (18.16 takes no
+// expression, hence no parameter, in LIMIT).
+func (s *Store) each(ctx context.Context, name string, params map[string]any, limit int, scan func(driver.Rows) error) error {
 	text, err := Query(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	q, err := BindQuery(text, params)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if limit > 0 {
 		q += "\nLIMIT " + strconv.Itoa(limit)
 	}
 	rows, err := s.queries.Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("running %s: %w", name, err)
+		return fmt.Errorf("running %s: %w", name, err)
 	}
-	return rows, nil
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	return nil
 }
 
 // quoteString returns s as a ClickHouse string literal.

@@ -1,0 +1,256 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrail/reftrail/internal/event"
+)
+
+// DayReferrals is one calendar day of ReferralsPerDay.
+type DayReferrals struct {
+	// Day is midnight of the day in the requested location.
+	Day time.Time
+	// Referrals counts the events that carried a referral; Participants the
+	// distinct people they came from.
+	Referrals, Participants uint64
+}
+
+// ReferralsPerDay counts the referral-bearing events with from <= event time <
+// to per calendar day in loc (nil: UTC), one row for every day the period
+// touches, days without referrals included, oldest first. loc must be an IANA
+// zone (time.LoadLocation's names); time.Local is refused, since the server
+// cannot know what it stands for.
+func (s *Store) ReferralsPerDay(ctx context.Context, from, to time.Time, loc *time.Location) ([]DayReferrals, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if loc == time.Local || loc.String() == "Local" {
+		return nil, fmt.Errorf("referrals per day: name a time zone, not Local")
+	}
+	if !from.Before(to) {
+		return nil, fmt.Errorf("referrals per day: period [%s, %s) is empty", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	counts := map[string]DayReferrals{}
+	err := s.each(ctx, "referrals_per_day", map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli(), "tz": loc.String()}, 0, func(rows driver.Rows) error {
+		var (
+			day time.Time
+			d   DayReferrals
+		)
+		if err := rows.Scan(&day, &d.Referrals, &d.Participants); err != nil {
+			return err
+		}
+		counts[day.Format(time.DateOnly)] = d
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []DayReferrals
+	last := to.Add(-time.Millisecond).In(loc)
+	for d := midnight(from.In(loc)); !d.After(last); d = midnight(d.AddDate(0, 0, 1)) {
+		c := counts[d.Format(time.DateOnly)]
+		c.Day = d
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// midnight is the start of t's day in t's location.
+func midnight(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+}
+
+// FunnelRow is one (account, ref) of Funnel: schemas/clickhouse/queries/funnel.sql
+// says what each stage counts.
+type FunnelRow struct {
+	Platform                                               event.Platform
+	AccountID, Ref                                         string
+	Referrals, Participants, Conversed, Answered, Returned uint64
+}
+
+// Funnel runs the campaign funnel per ref over the referrals with from <=
+// event time < to, one row per (platform, account, ref), in that order.
+func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, error) {
+	var out []FunnelRow
+	err := s.each(ctx, "funnel", period(from, to), 0, func(rows driver.Rows) error {
+		var (
+			r        FunnelRow
+			platform string
+		)
+		if err := rows.Scan(&platform, &r.AccountID, &r.Ref, &r.Referrals, &r.Participants, &r.Conversed, &r.Answered, &r.Returned); err != nil {
+			return err
+		}
+		r.Platform = event.Platform(platform)
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// RefConversion is one ref's funnel summed over every account, and its
+// conversion: Conversed / Referrals.
+type RefConversion struct {
+	Ref                                                    string
+	Referrals, Participants, Conversed, Answered, Returned uint64
+	Conversion                                             float64
+}
+
+// TopRefs ranks the refs of Funnel(from, to) by conversion, then by
+// referrals, then by name, and returns the first n (all when n <= 0). A ref
+// counts its referrals on every account together; participants add up
+// exactly, since a person's id belongs to one account. Refs stand for
+// campaigns until the links catalog maps them.
+func (s *Store) TopRefs(ctx context.Context, from, to time.Time, n int) ([]RefConversion, error) {
+	rows, err := s.Funnel(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	byRef := map[string]*RefConversion{}
+	var out []RefConversion
+	for _, r := range rows {
+		c, ok := byRef[r.Ref]
+		if !ok {
+			c = &RefConversion{Ref: r.Ref}
+			byRef[r.Ref] = c
+		}
+		c.Referrals += r.Referrals
+		c.Participants += r.Participants
+		c.Conversed += r.Conversed
+		c.Answered += r.Answered
+		c.Returned += r.Returned
+	}
+	for _, c := range byRef {
+		if c.Referrals > 0 {
+			c.Conversion = float64(c.Conversed) / float64(c.Referrals)
+		}
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Conversion != b.Conversion {
+			return a.Conversion > b.Conversion
+		}
+		if a.Referrals != b.Referrals {
+			return a.Referrals > b.Referrals
+		}
+		return a.Ref < b.Ref
+	})
+	if n > 0 && len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// AttributionRow is one (account, ref) of Attribution: how many new
+// conversations it is credited with first-touch and last-touch.
+type AttributionRow struct {
+	Platform              event.Platform
+	AccountID, Ref        string
+	FirstTouch, LastTouch uint64
+}
+
+// Attribution credits the conversations that started with from <= start < to
+// to refs first-touch and last-touch (schemas/clickhouse/queries/attribution.sql
+// has the rules); ref "" gathers the conversations without a referral. Rows by
+// platform, account, ref.
+func (s *Store) Attribution(ctx context.Context, from, to time.Time) ([]AttributionRow, error) {
+	var out []AttributionRow
+	err := s.each(ctx, "attribution", period(from, to), 0, func(rows driver.Rows) error {
+		var (
+			r        AttributionRow
+			platform string
+		)
+		if err := rows.Scan(&platform, &r.AccountID, &r.Ref, &r.FirstTouch, &r.LastTouch); err != nil {
+			return err
+		}
+		r.Platform = event.Platform(platform)
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// MinuteHealth is one minute of receipt: how many events arrived and how late.
+type MinuteHealth struct {
+	Minute time.Time
+	Events uint64
+	// DelayP50 to P99: Meta's event time to ingest's receipt, in ms.
+	DelayP50, DelayP90, DelayP99 int64
+	// FreshnessP50 to P99: ingest's receipt to the ClickHouse insert, in
+	// whole seconds.
+	FreshnessP50, FreshnessP90, FreshnessP99 int64
+}
+
+// DeadLetterCount is how many raw records were dead-lettered for a reason at a
+// stage.
+type DeadLetterCount struct {
+	Reason, Stage string
+	DeadLetters   uint64
+}
+
+// PipelineHealth is the overview's pipeline panel for a period.
+type PipelineHealth struct {
+	// Minutes are the minutes of the period in which events were first
+	// received, oldest first (pipeline_health.sql).
+	Minutes []MinuteHealth
+	// DeadLetters counts the raw records received in the period that were
+	// dead-lettered, by reason then stage.
+	DeadLetters []DeadLetterCount
+	// LastReceivedAt and LastInsertedAt are the newest event's receipt and
+	// insert, whatever the period (zero when nothing is stored): now minus
+	// them is the pipeline's freshness.
+	LastReceivedAt, LastInsertedAt time.Time
+}
+
+// PipelineHealth reads events per minute with their delays, dead letters per
+// reason and stage, for the events and raw records received with from <=
+// receipt < to, and the newest receipt and insert.
+func (s *Store) PipelineHealth(ctx context.Context, from, to time.Time) (PipelineHealth, error) {
+	var h PipelineHealth
+	err := s.each(ctx, "pipeline_health", period(from, to), 0, func(rows driver.Rows) error {
+		var m MinuteHealth
+		if err := rows.Scan(&m.Minute, &m.Events, &m.DelayP50, &m.DelayP90, &m.DelayP99, &m.FreshnessP50, &m.FreshnessP90, &m.FreshnessP99); err != nil {
+			return err
+		}
+		m.Minute = m.Minute.UTC()
+		h.Minutes = append(h.Minutes, m)
+		return nil
+	})
+	if err != nil {
+		return PipelineHealth{}, err
+	}
+	err = s.each(ctx, "dead_letter_counts", period(from, to), 0, func(rows driver.Rows) error {
+		var d DeadLetterCount
+		if err := rows.Scan(&d.Reason, &d.Stage, &d.DeadLetters); err != nil {
+			return err
+		}
+		h.DeadLetters = append(h.DeadLetters, d)
+		return nil
+	})
+	if err != nil {
+		return PipelineHealth{}, err
+	}
+	var receivedMs, insertedS int64
+	err = s.each(ctx, "pipeline_latest", nil, 0, func(rows driver.Rows) error {
+		return rows.Scan(&receivedMs, &insertedS)
+	})
+	if err != nil {
+		return PipelineHealth{}, err
+	}
+	h.LastReceivedAt = utcMs(receivedMs)
+	if insertedS != 0 {
+		h.LastInsertedAt = time.Unix(insertedS, 0).UTC()
+	}
+	return h, nil
+}
+
+// period binds the from_ms and to_ms parameters of a query.
+func period(from, to time.Time) map[string]any {
+	return map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli()}
+}
