@@ -1,0 +1,232 @@
+package chstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/reftrail/reftrail/internal/chstore"
+	"github.com/reftrail/reftrail/internal/dev/bulkload"
+	"github.com/reftrail/reftrail/internal/dev/chtest"
+)
+
+// BenchmarkIntegrationReads measures the read API over a large data set: the
+// latency (p50, p95) of Participant, Windows, the 30-day funnel, and the
+// overview's queries, each run many times in a row on a server that has
+// finished merging.
+//
+// READS_BENCH_EVENTS sets the data set's size (default 10,000,000 events,
+// loaded by internal/dev/bulkload: demo stories over 90 days, with
+// redeliveries). READS_BENCH_DATABASE names a database to keep between runs
+// (with CLICKHOUSE_ADDR, a server that outlives the test): it is loaded when
+// empty and reused otherwise; without it a fresh database is loaded and
+// dropped.
+//
+//	CLICKHOUSE_ADDR=127.0.0.1:9000 READS_BENCH_DATABASE=reads10m \
+//	  go test -run '^$' -bench Reads -benchtime 1x -timeout 2h ./internal/chstore
+func BenchmarkIntegrationReads(b *testing.B) {
+	want := 10_000_000
+	if v := os.Getenv("READS_BENCH_EVENTS"); v != "" {
+		var err error
+		if want, err = strconv.Atoi(v); err != nil || want <= 0 {
+			b.Fatalf("READS_BENCH_EVENTS=%q: want a positive integer", v)
+		}
+	}
+	srv := chtest.Start(b)
+	db := os.Getenv("READS_BENCH_DATABASE")
+	if db == "" {
+		db = srv.NewDatabase(b)
+	}
+	ctx := context.Background()
+	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password, ReadTimeout: 10 * time.Minute})
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
+		b.Fatalf("Migrate: %v", err)
+	}
+	conn := srv.Conn(b, db)
+	var have uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&have); err != nil {
+		b.Fatalf("counting events: %v", err)
+	}
+	switch {
+	case have == 0:
+		last := time.Now()
+		st, err := bulkload.Load(ctx, store, bulkload.Options{Events: want}, func(n int) {
+			if time.Since(last) > 30*time.Second {
+				b.Logf("loaded %d events", n)
+				last = time.Now()
+			}
+		})
+		if err != nil {
+			b.Fatalf("Load: %v", err)
+		}
+		b.Logf("loaded %d events and %d dead letters (%d participants planned) in %v: %.0f events/s",
+			st.Events, st.DeadLetters, st.Participants, st.Elapsed.Round(time.Second), float64(st.Events)/st.Elapsed.Seconds())
+	case have < uint64(want):
+		b.Fatalf("database %s holds %d events, want at least %d: drop it or name another", db, have, want)
+	}
+	waitForMerges(b, conn, db)
+
+	var nowMs int64
+	var rows, distinct, participants uint64
+	if err := conn.QueryRow(ctx, "SELECT max(event_time_ms), count(), uniqExact(event_id) FROM events WHERE isNotNull(referral_ref)").Scan(&nowMs, &rows, &distinct); err != nil {
+		b.Fatalf("reading the data set: %v", err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&rows, &distinct); err != nil {
+		b.Fatalf("reading the data set: %v", err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM (SELECT 1 FROM participant_state GROUP BY platform, account_id, participant_id)").Scan(&participants); err != nil {
+		b.Fatalf("reading the data set: %v", err)
+	}
+	// "Now" is the last referral: the busiest moment for windows.
+	now := time.UnixMilli(nowMs).UTC()
+	chstore.SetClock(store, func() time.Time { return now })
+	b.Logf("data set: %d event rows, %d distinct events, %d participants; now = %s", rows, distinct, participants, now.Format(time.RFC3339))
+
+	type key struct{ platform, account, participant string }
+	var people []key
+	sample, err := conn.Query(ctx, "SELECT platform, account_id, participant_id FROM participant_state GROUP BY platform, account_id, participant_id ORDER BY cityHash64(participant_id) LIMIT 300")
+	if err != nil {
+		b.Fatalf("sampling participants: %v", err)
+	}
+	for sample.Next() {
+		var k key
+		if err := sample.Scan(&k.platform, &k.account, &k.participant); err != nil {
+			b.Fatalf("sampling participants: %v", err)
+		}
+		people = append(people, k)
+	}
+	sample.Close()
+	type account struct {
+		platform, account string
+		open              uint64
+	}
+	var accounts []account
+	acc, err := conn.Query(ctx, "SELECT platform, account_id, uniqExact(participant_id) FROM message_windows WHERE expires_ms > "+strconv.FormatInt(nowMs, 10)+" AND opened_ms <= "+strconv.FormatInt(nowMs, 10)+" GROUP BY platform, account_id ORDER BY platform, account_id")
+	if err != nil {
+		b.Fatalf("listing accounts: %v", err)
+	}
+	for acc.Next() {
+		var a account
+		if err := acc.Scan(&a.platform, &a.account, &a.open); err != nil {
+			b.Fatalf("listing accounts: %v", err)
+		}
+		accounts = append(accounts, a)
+	}
+	acc.Close()
+	if len(people) == 0 || len(accounts) == 0 {
+		b.Fatalf("no participants (%d) or open windows (%d accounts)", len(people), len(accounts))
+	}
+	for _, a := range accounts {
+		b.Logf("account %s/%s: %d open windows", a.platform, a.account, a.open)
+	}
+
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		b.Fatalf("time zone: %v", err)
+	}
+	month := now.Add(-30 * 24 * time.Hour)
+	today := now.Add(-24 * time.Hour)
+	ops := []struct {
+		name string
+		runs int
+		run  func(i int) error
+	}{
+		{"participant", len(people), func(i int) error {
+			k := people[i]
+			_, err := store.Participant(ctx, k.platform, k.account, k.participant)
+			return err
+		}},
+		{"windows_first_page", 10 * len(accounts), func(i int) error {
+			a := accounts[i%len(accounts)]
+			_, err := store.Windows(ctx, a.platform, a.account, chstore.WindowsOptions{})
+			return err
+		}},
+		{"windows_page_of_1000_marketing", 5 * len(accounts), func(i int) error {
+			a := accounts[i%len(accounts)]
+			_, err := store.Windows(ctx, a.platform, a.account, chstore.WindowsOptions{Limit: chstore.MaxWindowsLimit, MarketingOnly: true})
+			return err
+		}},
+		{"open_windows_all_accounts", 5, func(int) error { return runQuery(ctx, conn, "open_windows", map[string]any{"now_ms": nowMs}) }},
+		{"funnel_30d", 5, func(int) error { _, err := store.Funnel(ctx, month, now); return err }},
+		{"referrals_per_day_30d", 5, func(int) error { _, err := store.ReferralsPerDay(ctx, month, now, berlin); return err }},
+		{"attribution_30d", 3, func(int) error { _, err := store.Attribution(ctx, month, now); return err }},
+		{"pipeline_health_1d", 3, func(int) error { _, err := store.PipelineHealth(ctx, today, now); return err }},
+		{"pipeline_health_30d", 3, func(int) error { _, err := store.PipelineHealth(ctx, month, now); return err }},
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "%-32s %5s %10s %10s %10s\n", "operation", "runs", "p50 ms", "p95 ms", "max ms")
+	for _, op := range ops {
+		lat := make([]float64, 0, op.runs)
+		for i := range op.runs {
+			start := time.Now()
+			if err := op.run(i); err != nil {
+				b.Fatalf("%s: %v", op.name, err)
+			}
+			lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+		}
+		slices.Sort(lat)
+		p50, p95 := percentile(lat, 0.50), percentile(lat, 0.95)
+		fmt.Fprintf(&report, "%-32s %5d %10.1f %10.1f %10.1f\n", op.name, op.runs, p50, p95, lat[len(lat)-1])
+		b.ReportMetric(p50, op.name+"_p50_ms")
+		b.ReportMetric(p95, op.name+"_p95_ms")
+	}
+	b.Logf("latencies over %d event rows:\n%s", rows, report.String())
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	i := int(p*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// runQuery runs a query file and reads every row, as a client would.
+func runQuery(ctx context.Context, conn driver.Conn, name string, params map[string]any) error {
+	text, err := chstore.Query(name)
+	if err != nil {
+		return err
+	}
+	q, err := chstore.BindQuery(text, params)
+	if err != nil {
+		return err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
+// waitForMerges waits, up to 20 minutes, until the server merges no part of
+// db: measuring while a load's parts are still merging would measure the
+// merges.
+func waitForMerges(b *testing.B, conn driver.Conn, db string) {
+	b.Helper()
+	start := time.Now()
+	for time.Since(start) < 20*time.Minute {
+		var merges, parts uint64
+		err := conn.QueryRow(context.Background(), "SELECT (SELECT count() FROM system.merges WHERE database = '"+db+"'), (SELECT count() FROM system.parts WHERE database = '"+db+"' AND active)").Scan(&merges, &parts)
+		if err != nil {
+			b.Fatalf("reading merges: %v", err)
+		}
+		if merges == 0 {
+			b.Logf("merges done after %v; %d active parts", time.Since(start).Round(time.Second), parts)
+			return
+		}
+		time.Sleep(5 * time.Second)
+	}
+	b.Logf("still merging after 20 minutes: measuring anyway")
+}
