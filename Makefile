@@ -4,7 +4,7 @@
 GO ?= go
 SERVICES := ./ingest ./enrich ./sink ./console ./notify
 
-.PHONY: build run demo receiver test bench bench-e2e fuzz clean
+.PHONY: build run demo receiver test bench bench-e2e bench-reads fuzz clean
 
 build:
 	$(GO) build -o bin/ $(SERVICES) ./internal/dev/devstack ./internal/dev/demotraffic ./internal/cmd/chquery ./examples/webhook-receiver
@@ -48,6 +48,13 @@ bench:
 # events/s, and POST-to-visible freshness at a fixed rate.
 bench-e2e:
 	$(GO) test -run '^$$' -bench Pipeline -benchtime 1x ./e2e
+
+# The read API over ten million demo events (internal/dev/bulkload) in
+# ClickHouse: p50/p95 of Participant, Windows, the funnel and the overview.
+# With CLICKHOUSE_ADDR and READS_BENCH_DATABASE the loaded data is kept and
+# reused; loading takes tens of minutes.
+bench-reads:
+	$(GO) test -run '^$$' -bench Reads -benchtime 1x -timeout 3h ./internal/chstore
 
 FUZZTIME ?= 30s
 fuzz:
