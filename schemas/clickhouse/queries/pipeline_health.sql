@@ -17,8 +17,11 @@
 -- Result: minute (DateTime UTC), events, delay_p50_ms, delay_p90_ms,
 -- delay_p99_ms, freshness_p50_s, freshness_p90_s, freshness_p99_s, by minute.
 --
--- Cost: to find first receipts exactly it reads every event received before
--- to_ms (received time is not part of the sorting or partition key).
+-- Cost: received time is not part of the sorting or partition key, so the
+-- receive times of every event are read; only the events received in the
+-- period (with their earlier copies, to find first receipts exactly) are
+-- grouped. Grouping every event received before to_ms instead took 30 times as
+-- long for a day of three million events.
 SELECT
     toStartOfMinute(toDateTime(intDiv(received_ms, 1000), 'UTC')) AS minute,
     count() AS events,
@@ -37,6 +40,12 @@ FROM
         toInt64(toUInt32(argMax(inserted_at, dedup_version))) AS inserted_s
     FROM events
     WHERE received_time_ms < {to_ms:Int64}
+        AND event_id IN
+        (
+            SELECT event_id
+            FROM events
+            WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64}
+        )
     GROUP BY event_id
     HAVING received_ms >= {from_ms:Int64}
 )
