@@ -27,8 +27,8 @@ import (
 // loaded by internal/dev/bulkload: demo stories over 90 days, with
 // redeliveries). READS_BENCH_DATABASE names a database to keep between runs
 // (with CLICKHOUSE_ADDR, a server that outlives the test): it is loaded when
-// empty and reused otherwise; without it a fresh database is loaded and
-// dropped.
+// empty and reused as it is otherwise (drop it after an interrupted load);
+// without it a fresh database is loaded and dropped.
 //
 //	CLICKHOUSE_ADDR=127.0.0.1:9000 READS_BENCH_DATABASE=reads10m \
 //	  go test -run '^$' -bench Reads -benchtime 1x -timeout 2h ./internal/chstore
@@ -73,8 +73,10 @@ func BenchmarkIntegrationReads(b *testing.B) {
 		}
 		b.Logf("loaded %d events and %d dead letters (%d participants planned) in %v: %.0f events/s",
 			st.Events, st.DeadLetters, st.Participants, st.Elapsed.Round(time.Second), float64(st.Events)/st.Elapsed.Seconds())
-	case have < uint64(want):
-		b.Fatalf("database %s holds %d events, want at least %d: drop it or name another", db, have, want)
+	default:
+		// Merges collapse redelivered copies, so a complete load holds fewer
+		// rows than it wrote; an interrupted one has to be dropped by hand.
+		b.Logf("reusing database %s: %d event rows (a load writes %d with copies)", db, have, want)
 	}
 	waitForMerges(b, conn, db)
 
