@@ -54,7 +54,13 @@ func BenchmarkIntegrationReads(b *testing.B) {
 	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
 		b.Fatalf("Migrate: %v", err)
 	}
-	conn := srv.Conn(b, db)
+	// The benchmark's own reads (setup, baselines, open_windows) on a pool
+	// as patient as the Store's.
+	conn, err := chstore.Connect(chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password, ReadTimeout: 10 * time.Minute})
+	if err != nil {
+		b.Fatalf("Connect: %v", err)
+	}
+	b.Cleanup(func() { conn.Close() })
 	var have uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&have); err != nil {
 		b.Fatalf("counting events: %v", err)
@@ -81,24 +87,25 @@ func BenchmarkIntegrationReads(b *testing.B) {
 	waitForMerges(b, conn, db)
 
 	var nowMs int64
-	var rows, distinct, participants uint64
-	if err := conn.QueryRow(ctx, "SELECT max(event_time_ms), count(), uniqExact(event_id) FROM events WHERE isNotNull(referral_ref)").Scan(&nowMs, &rows, &distinct); err != nil {
+	var rows, participants uint64
+	if err := conn.QueryRow(ctx, "SELECT toInt64(quantile(0.9)(event_time_ms)) FROM events WHERE isNotNull(referral_ref)").Scan(&nowMs); err != nil {
 		b.Fatalf("reading the data set: %v", err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM events").Scan(&rows, &distinct); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&rows); err != nil {
 		b.Fatalf("reading the data set: %v", err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT count() FROM (SELECT 1 FROM participant_state GROUP BY platform, account_id, participant_id)").Scan(&participants); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT uniq(platform, account_id, participant_id) FROM participant_state").Scan(&participants); err != nil {
 		b.Fatalf("reading the data set: %v", err)
 	}
-	// "Now" is the last referral: the busiest moment for windows.
+	// "Now" is late in the data but before its tail, where the load's last
+	// stories thin out: as busy a moment for windows as any.
 	now := time.UnixMilli(nowMs).UTC()
 	chstore.SetClock(store, func() time.Time { return now })
-	b.Logf("data set: %d event rows, %d distinct events, %d participants; now = %s", rows, distinct, participants, now.Format(time.RFC3339))
+	b.Logf("data set: %d event rows, about %d participants; now = %s", rows, participants, now.Format(time.RFC3339))
 
 	type key struct{ platform, account, participant string }
 	var people []key
-	sample, err := conn.Query(ctx, "SELECT platform, account_id, participant_id FROM participant_state GROUP BY platform, account_id, participant_id ORDER BY cityHash64(participant_id) LIMIT 300")
+	sample, err := conn.Query(ctx, "SELECT DISTINCT platform, account_id, participant_id FROM participant_state WHERE cityHash64(participant_id) % 10000 = 7 LIMIT 300")
 	if err != nil {
 		b.Fatalf("sampling participants: %v", err)
 	}
