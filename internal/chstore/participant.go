@@ -125,8 +125,8 @@ type Participant struct {
 // (ParsePlatform). An unknown participant is ErrNotFound; a bad platform
 // ErrInvalidPlatform.
 //
-// Two index lookups (participant_state, then events FINAL for the history),
-// exact whatever the duplicates. The state is the latest stored: a window is
+// One lookup of participant_state (a small granule, history included), exact
+// whatever the duplicates. The state is the latest stored: a window is
 // judged from the newest events, whatever their times.
 func (s *Store) Participant(ctx context.Context, platform, accountID, participantID string) (Participant, error) {
 	p, err := ParsePlatform(platform)
@@ -140,10 +140,15 @@ func (s *Store) Participant(ctx context.Context, platform, accountID, participan
 		firstMs, latestMs, seenMs, inboundMs, ad int64
 		marketing                                string
 	)
+	var (
+		hMs                                                      []int64
+		hID, hKind, hThread, hRef, hSource, hType, hAd, hReferer []string
+	)
 	err = s.each(ctx, "participant", key, 0, func(rows driver.Rows) error {
 		found = true
 		return rows.Scan(&first.Ref, &first.Source, &firstMs, &latest.Ref, &latest.Source, &latestMs, &seenMs, &inboundMs,
-			&first.Type, &first.AdID, &latest.Type, &latest.AdID, &ad, &marketing)
+			&first.Type, &first.AdID, &latest.Type, &latest.AdID, &ad, &marketing,
+			&hMs, &hID, &hKind, &hThread, &hRef, &hSource, &hType, &hAd, &hReferer)
 	})
 	if err != nil {
 		return Participant{}, err
@@ -162,23 +167,11 @@ func (s *Store) Participant(ctx context.Context, platform, accountID, participan
 		first.At, latest.At = utcMs(firstMs), utcMs(latestMs)
 		out.FirstReferral, out.LatestReferral = &first, &latest
 	}
-	err = s.each(ctx, "participant_history", key, 0, func(rows driver.Rows) error {
-		var (
-			h                                HistoryEvent
-			ms                               int64
-			kind, thread                     string
-			ref, source, typ, adID, referrer *string
-		)
-		if err := rows.Scan(&ms, &h.EventID, &kind, &thread, &ref, &source, &typ, &adID, &referrer); err != nil {
-			return err
-		}
-		h.At, h.Kind, h.Thread = utcMs(ms), event.Kind(kind), event.Thread(thread)
-		h.Ref, h.Source, h.Type, h.AdID, h.RefererURI = deref(ref), deref(source), deref(typ), deref(adID), deref(referrer)
-		out.History = append(out.History, h)
-		return nil
-	})
-	if err != nil {
-		return Participant{}, err
+	for i := range hMs {
+		out.History = append(out.History, HistoryEvent{
+			EventID: hID[i], Kind: event.Kind(hKind[i]), Thread: event.Thread(hThread[i]), At: utcMs(hMs[i]),
+			Ref: hRef[i], Source: hSource[i], Type: hType[i], AdID: hAd[i], RefererURI: hReferer[i],
+		})
 	}
 	return out, nil
 }

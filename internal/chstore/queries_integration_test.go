@@ -290,14 +290,22 @@ func TestIntegrationQueries(t *testing.T) {
 			want: [][]any{
 				// first_ref, first_source, first_referral_ms, latest_ref, latest_source, latest_referral_ms, first_seen_ms, last_inbound_ms,
 				// first_type, first_ad_id, latest_type, latest_ad_id, last_ad_message_ms, marketing
-				{"spring", "SHORTLINK", t0 + hour, "summer", "SHORTLINK", t0 + 4*day, t0 + hour, t0 + 4*day + hour, "OPEN_THREAD", "", "OPEN_THREAD", "", int64(0), ""},
+				// then the history, one array per field
+				{
+					"spring", "SHORTLINK", t0 + hour, "summer", "SHORTLINK", t0 + 4*day, t0 + hour, t0 + 4*day + hour, "OPEN_THREAD", "", "OPEN_THREAD", "", int64(0), "",
+					[]int64{t0 + hour, t0 + 4*day}, []string{"r-p5-1", "r-p5-2"}, []string{"REFERRAL", "REFERRAL"}, []string{"EXISTING", "EXISTING"},
+					[]string{"spring", "summer"}, []string{"SHORTLINK", "SHORTLINK"}, []string{"OPEN_THREAD", "OPEN_THREAD"}, []string{"", ""}, []string{"", ""},
+				},
 			},
 		},
 		{
 			name:   "participant without referral",
 			query:  "participant",
 			params: map[string]any{"platform": "MESSENGER", "account_id": "page-1", "participant_id": "psid-4"},
-			want:   [][]any{{"", "", int64(0), "", "", int64(0), t0 + 5*hour, t0 + 6*hour, "", "", "", "", int64(0), "IN"}},
+			want: [][]any{{
+				"", "", int64(0), "", "", int64(0), t0 + 5*hour, t0 + 6*hour, "", "", "", "", int64(0), "IN",
+				[]int64{}, []string{}, []string{}, []string{}, []string{}, []string{}, []string{}, []string{}, []string{},
+			}},
 		},
 		{
 			name:   "unknown participant",

@@ -13,7 +13,11 @@
 -- the ref columns are '' and their times 0; last_inbound_ms is 0 when the
 -- person never wrote (only ECHO events or an opt-out), last_ad_message_ms 0
 -- without a message from an ad; marketing is 'IN' (opted in to marketing
--- messages), 'STOP' (stopped them) or '' (never opted in).
+-- messages), 'STOP' (stopped them) or '' (never opted in); then the history,
+-- every event that carried a referral, oldest first (ties by event_id), as
+-- one array per field: history_ms, history_event_id, history_kind,
+-- history_thread, history_ref, history_source, history_type, history_ad_id,
+-- history_referer_uri ('' for what Meta left out).
 --
 -- Exact with duplicate event_ids: min, max, argMin and argMax states, which
 -- copies cannot change; ties in time are broken by event_id.
@@ -31,7 +35,16 @@ SELECT
     tupleElement(argMaxIfMerge(latest_referral_state), 3) AS latest_type,
     tupleElement(argMaxIfMerge(latest_referral_state), 4) AS latest_ad_id,
     maxIfMerge(last_ad_message_state) AS last_ad_message_ms,
-    argMaxIfMerge(marketing_state) AS marketing
+    argMaxIfMerge(marketing_state) AS marketing,
+    arrayMap(h -> tupleElement(h, 1), arraySort(groupUniqArrayIfMerge(history_state))) AS history_ms,
+    arrayMap(h -> tupleElement(h, 2), arraySort(groupUniqArrayIfMerge(history_state))) AS history_event_id,
+    arrayMap(h -> tupleElement(h, 3), arraySort(groupUniqArrayIfMerge(history_state))) AS history_kind,
+    arrayMap(h -> tupleElement(h, 4), arraySort(groupUniqArrayIfMerge(history_state))) AS history_thread,
+    arrayMap(h -> tupleElement(h, 5), arraySort(groupUniqArrayIfMerge(history_state))) AS history_ref,
+    arrayMap(h -> tupleElement(h, 6), arraySort(groupUniqArrayIfMerge(history_state))) AS history_source,
+    arrayMap(h -> tupleElement(h, 7), arraySort(groupUniqArrayIfMerge(history_state))) AS history_type,
+    arrayMap(h -> tupleElement(h, 8), arraySort(groupUniqArrayIfMerge(history_state))) AS history_ad_id,
+    arrayMap(h -> tupleElement(h, 9), arraySort(groupUniqArrayIfMerge(history_state))) AS history_referer_uri
 FROM participant_state
 WHERE platform = {platform:String}
     AND account_id = {account_id:String}
