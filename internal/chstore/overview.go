@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/reftrail/reftrail/internal/event"
 )
 
 // DayReferrals is one calendar day of ReferralsPerDay.
@@ -66,114 +64,29 @@ func midnight(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
-// FunnelRow is one (account, ref) of Funnel: schemas/clickhouse/queries/funnel.sql
-// says what each stage counts.
-type FunnelRow struct {
-	Platform                                               event.Platform
-	AccountID, Ref                                         string
-	Referrals, Participants, Conversed, Answered, Returned uint64
-}
-
-// Funnel runs the campaign funnel per ref over the referrals with from <=
-// event time < to, one row per (platform, account, ref), in that order.
-func (s *Store) Funnel(ctx context.Context, from, to time.Time) ([]FunnelRow, error) {
-	var out []FunnelRow
-	err := s.each(ctx, "funnel", period(from, to), 0, func(rows driver.Rows) error {
-		var (
-			r        FunnelRow
-			platform string
-		)
-		if err := rows.Scan(&platform, &r.AccountID, &r.Ref, &r.Referrals, &r.Participants, &r.Conversed, &r.Answered, &r.Returned); err != nil {
-			return err
-		}
-		r.Platform = event.Platform(platform)
-		out = append(out, r)
-		return nil
-	})
-	return out, err
-}
-
-// RefConversion is one ref's funnel summed over every account, and its
-// conversion: Conversed / Referrals.
-type RefConversion struct {
-	Ref                                                    string
-	Referrals, Participants, Conversed, Answered, Returned uint64
-	Conversion                                             float64
-}
-
-// TopRefs ranks the refs of Funnel(from, to) by conversion, then by
-// referrals, then by name, and returns the first n (all when n <= 0). A ref
-// counts its referrals on every account together; participants add up
-// exactly, since a person's id belongs to one account. Refs stand for
-// campaigns until the links catalog maps them.
-func (s *Store) TopRefs(ctx context.Context, from, to time.Time, n int) ([]RefConversion, error) {
-	rows, err := s.Funnel(ctx, from, to)
+// TopCampaigns ranks the funnel of the referrals with from <= event time < to
+// by (links catalog campaign, "(uncataloged)" for refs it lacks; see Funnel),
+// by conversion (ConversedRate), then referrals, then name, and returns the
+// first n (all when n <= 0).
+func (s *Store) TopCampaigns(ctx context.Context, from, to time.Time, n int) ([]FunnelRow, error) {
+	rows, err := s.Funnel(ctx, from, to, "campaign")
 	if err != nil {
 		return nil, err
 	}
-	byRef := map[string]*RefConversion{}
-	var out []RefConversion
-	for _, r := range rows {
-		c, ok := byRef[r.Ref]
-		if !ok {
-			c = &RefConversion{Ref: r.Ref}
-			byRef[r.Ref] = c
-		}
-		c.Referrals += r.Referrals
-		c.Participants += r.Participants
-		c.Conversed += r.Conversed
-		c.Answered += r.Answered
-		c.Returned += r.Returned
-	}
-	for _, c := range byRef {
-		if c.Referrals > 0 {
-			c.Conversion = float64(c.Conversed) / float64(c.Referrals)
-		}
-		out = append(out, *c)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Conversion != b.Conversion {
-			return a.Conversion > b.Conversion
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.ConversedRate != b.ConversedRate {
+			return a.ConversedRate > b.ConversedRate
 		}
 		if a.Referrals != b.Referrals {
 			return a.Referrals > b.Referrals
 		}
-		return a.Ref < b.Ref
+		return a.Name < b.Name
 	})
-	if n > 0 && len(out) > n {
-		out = out[:n]
+	if n > 0 && len(rows) > n {
+		rows = rows[:n]
 	}
-	return out, nil
-}
-
-// AttributionRow is one (account, ref) of Attribution: how many new
-// conversations it is credited with first-touch and last-touch.
-type AttributionRow struct {
-	Platform              event.Platform
-	AccountID, Ref        string
-	FirstTouch, LastTouch uint64
-}
-
-// Attribution credits the conversations that started with from <= start < to
-// to refs first-touch and last-touch (schemas/clickhouse/queries/attribution.sql
-// has the rules); ref "" gathers the conversations without a referral. Rows by
-// platform, account, ref.
-func (s *Store) Attribution(ctx context.Context, from, to time.Time) ([]AttributionRow, error) {
-	var out []AttributionRow
-	err := s.each(ctx, "attribution", period(from, to), 0, func(rows driver.Rows) error {
-		var (
-			r        AttributionRow
-			platform string
-		)
-		if err := rows.Scan(&platform, &r.AccountID, &r.Ref, &r.FirstTouch, &r.LastTouch); err != nil {
-			return err
-		}
-		r.Platform = event.Platform(platform)
-		out = append(out, r)
-		return nil
-	})
-	return out, err
+	return rows, nil
 }
 
 // MinuteHealth is one minute of receipt: how many events arrived and how late.

@@ -95,49 +95,19 @@ func TestIntegrationOverview(t *testing.T) {
 		}
 	})
 
-	t.Run("funnel and top refs", func(t *testing.T) {
-		got, err := e.store.Funnel(ctx, from, to)
+	t.Run("top campaigns", func(t *testing.T) {
+		got, err := e.store.TopCampaigns(ctx, from, to, 2)
 		if err != nil {
-			t.Fatalf("Funnel: %v", err)
+			t.Fatalf("TopCampaigns: %v", err)
 		}
-		want := []chstore.FunnelRow{
-			{Platform: event.Instagram, AccountID: "ig-acct-1", Ref: "spring", Referrals: 4, Participants: 3, Conversed: 2, Answered: 2, Returned: 2},
-			{Platform: event.Instagram, AccountID: "ig-acct-1", Ref: "summer", Referrals: 1, Participants: 1, Conversed: 1},
-			{Platform: event.Instagram, AccountID: "ig-acct-1", Ref: "winter", Referrals: 1, Participants: 1},
-			{Platform: event.Messenger, AccountID: "page-1", Ref: "autumn", Referrals: 1, Participants: 1, Conversed: 1, Answered: 1},
-			{Platform: event.Messenger, AccountID: "page-1", Ref: "summer", Referrals: 1, Participants: 1, Conversed: 1},
-		}
+		// The catalog is empty: every ref rolls up as uncataloged, the
+		// funnel test's rows added up (5 people; 5 of 8 referrals conversed).
+		want := []chstore.FunnelRow{{
+			Name: chstore.Uncataloged, Referrals: 8, Participants: 5, Conversed: 5, Answered: 3, Returned: 2,
+			ConversedRate: 5.0 / 8, AnsweredRate: 3.0 / 5, ReturnedRate: 2.0 / 3,
+		}}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("Funnel (-want +got):\n%s", diff)
-		}
-		top, err := e.store.TopRefs(ctx, from, to, 3)
-		if err != nil {
-			t.Fatalf("TopRefs: %v", err)
-		}
-		wantTop := []chstore.RefConversion{
-			{Ref: "summer", Referrals: 2, Participants: 2, Conversed: 2, Conversion: 1},
-			{Ref: "autumn", Referrals: 1, Participants: 1, Conversed: 1, Answered: 1, Conversion: 1},
-			{Ref: "spring", Referrals: 4, Participants: 3, Conversed: 2, Answered: 2, Returned: 2, Conversion: 0.5},
-		}
-		if diff := cmp.Diff(wantTop, top); diff != "" {
-			t.Errorf("TopRefs (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("attribution", func(t *testing.T) {
-		got, err := e.store.Attribution(ctx, from, to)
-		if err != nil {
-			t.Fatalf("Attribution: %v", err)
-		}
-		want := []chstore.AttributionRow{
-			{Platform: event.Instagram, AccountID: "ig-acct-1", Ref: "spring", FirstTouch: 5, LastTouch: 4},
-			{Platform: event.Instagram, AccountID: "ig-acct-1", Ref: "summer", LastTouch: 1},
-			{Platform: event.Messenger, AccountID: "page-1", Ref: "", FirstTouch: 1, LastTouch: 1},
-			{Platform: event.Messenger, AccountID: "page-1", Ref: "autumn", LastTouch: 1},
-			{Platform: event.Messenger, AccountID: "page-1", Ref: "summer", FirstTouch: 2, LastTouch: 1},
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("Attribution (-want +got):\n%s", diff)
+			t.Errorf("TopCampaigns (-want +got):\n%s", diff)
 		}
 	})
 

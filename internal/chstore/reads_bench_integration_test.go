@@ -175,9 +175,12 @@ func BenchmarkIntegrationReads(b *testing.B) {
 			return err
 		}},
 		{"open_windows_all_accounts", 5, func(int) error { return runQuery(ctx, conn, "open_windows", map[string]any{"now_ms": nowMs}) }},
-		{"funnel_30d", 5, func(int) error { _, err := store.Funnel(ctx, month, now); return err }},
+		{"funnel_by_campaign_30d", 5, func(int) error { _, err := store.Funnel(ctx, month, now, "campaign"); return err }},
+		{"funnel_by_ref_30d_sql", 5, func(int) error {
+			return runQuery(ctx, conn, "funnel", map[string]any{"from_ms": month.UnixMilli(), "to_ms": nowMs})
+		}},
 		{"referrals_per_day_30d", 5, func(int) error { _, err := store.ReferralsPerDay(ctx, month, now, berlin); return err }},
-		{"attribution_30d", 3, func(int) error { _, err := store.Attribution(ctx, month, now); return err }},
+		{"attribution_by_campaign_30d", 3, func(int) error { _, err := store.Attribution(ctx, month, now, "campaign"); return err }},
 		{"pipeline_health_1d", 3, func(int) error { _, err := store.PipelineHealth(ctx, today, now); return err }},
 		{"pipeline_health_30d", 3, func(int) error { _, err := store.PipelineHealth(ctx, month, now); return err }},
 	}
