@@ -94,7 +94,7 @@ func TestIntegrationMigrateCluster(t *testing.T) {
 	if want != [3]uint64{50, 10, 50} {
 		t.Fatalf("replica r1 counts events, participants, campaign_daily events %v, want [50 10 50]", want)
 	}
-	for _, table := range []string{"events", "participants_agg", "campaign_daily_agg"} {
+	for _, table := range []string{"events", "participant_state", "message_windows", "campaign_daily_agg"} {
 		if err := conns[1].Exec(ctx, "SYSTEM SYNC REPLICA "+db+"."+table); err != nil {
 			t.Fatalf("syncing r2's %s: %v", table, err)
 		}
