@@ -67,6 +67,9 @@ func TestQueriesBind(t *testing.T) {
 			"platform": "INSTAGRAM", "account_id": "a", "now_ms": int64(0),
 			"after_expires_ms": int64(0), "after_participant": "", "marketing_only": 0,
 		}},
+		{name: "windows_page", params: map[string]any{
+			"platform": "INSTAGRAM", "account_id": "a", "now_ms": int64(0), "after_expires_ms": int64(0), "after_participant": "",
+		}},
 		{name: "referrals_per_day", params: map[string]any{"from_ms": int64(0), "to_ms": int64(1), "tz": "UTC"}},
 		{name: "dead_letter_counts", params: period},
 		{name: "pipeline_latest"},
