@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +29,8 @@ import (
 // redeliveries). READS_BENCH_DATABASE names a database to keep between runs
 // (with CLICKHOUSE_ADDR, a server that outlives the test): it is loaded when
 // empty and reused as it is otherwise (drop it after an interrupted load);
-// without it a fresh database is loaded and dropped.
+// without it a fresh database is loaded and dropped. READS_BENCH_ONLY, a
+// regular expression, runs only the operations whose names it matches.
 //
 //	CLICKHOUSE_ADDR=127.0.0.1:9000 READS_BENCH_DATABASE=reads10m \
 //	  go test -run '^$' -bench Reads -benchtime 1x -timeout 2h ./internal/chstore
@@ -184,9 +186,13 @@ func BenchmarkIntegrationReads(b *testing.B) {
 		{"pipeline_health_1d", 3, func(int) error { _, err := store.PipelineHealth(ctx, today, now); return err }},
 		{"pipeline_health_30d", 3, func(int) error { _, err := store.PipelineHealth(ctx, month, now); return err }},
 	}
+	only := regexp.MustCompile(os.Getenv("READS_BENCH_ONLY"))
 	var report strings.Builder
 	fmt.Fprintf(&report, "%-32s %5s %10s %10s %10s\n", "operation", "runs", "p50 ms", "p95 ms", "max ms")
 	for _, op := range ops {
+		if !only.MatchString(op.name) {
+			continue
+		}
 		lat := make([]float64, 0, op.runs)
 		for i := range op.runs {
 			start := time.Now()
