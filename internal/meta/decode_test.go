@@ -329,6 +329,10 @@ func TestDecodeRejectsImplausibleTimestamps(t *testing.T) {
 			}
 			if len(res.Events) != 1 || len(res.Bad) != 0 {
 				t.Errorf("Decode = %d events, bad %+v; want one event", len(res.Events), res.Bad)
+			}
+		})
+	}
+}
 
 // TestOptinFields checks that the registered topic and the request's title
 // stay apart, and that the status is normalised so that a stopped person is
