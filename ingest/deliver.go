@@ -50,8 +50,12 @@ var errProduceTimeout = errors.New("kafka did not acknowledge in time")
 // #1217). A record that lands after we gave up is a duplicate, which event
 // ids absorb downstream.
 func (h *webhookHandler) produce(ctx context.Context, rec *kgo.Record, wait time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	// Without a spool Kafka has the whole deadline: no second timer then.
+	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > wait {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
 	acked := make(chan error, 1)
 	h.client.Produce(ctx, rec, func(_ *kgo.Record, err error) { acked <- err })
 	select {

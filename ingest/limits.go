@@ -42,13 +42,25 @@ const (
 // order: whoever fits when room frees takes it, so a small body is not queued
 // behind a large one.
 type byteBudget struct {
-	mu    sync.Mutex
-	free  int64
-	freed chan struct{} // closed and replaced on every release
+	mu      sync.Mutex
+	free    int64
+	waiting int           // acquirers waiting for room
+	freed   chan struct{} // closed and replaced on a release while some wait
 }
 
 func newByteBudget(n int64) *byteBudget {
 	return &byteBudget{free: n, freed: make(chan struct{})}
+}
+
+// tryAcquire takes n bytes if they are free now.
+func (b *byteBudget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.free < n {
+		return false
+	}
+	b.free -= n
+	return true
 }
 
 // acquire takes n bytes, waiting until they are free or ctx ends.
@@ -60,21 +72,33 @@ func (b *byteBudget) acquire(ctx context.Context, n int64) bool {
 			b.mu.Unlock()
 			return true
 		}
+		b.waiting++
 		freed := b.freed
 		b.mu.Unlock()
+		woken := true
 		select {
 		case <-freed:
 		case <-ctx.Done():
+			woken = false
+		}
+		b.mu.Lock()
+		b.waiting--
+		b.mu.Unlock()
+		if !woken {
 			return false
 		}
 	}
 }
 
+// release returns n bytes, waking the waiters if there are any: without
+// them, a release costs no channel.
 func (b *byteBudget) release(n int64) {
 	b.mu.Lock()
 	b.free += n
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.waiting > 0 {
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
 	b.mu.Unlock()
 }
 
@@ -104,11 +128,14 @@ func (br *bodyReader) read(w http.ResponseWriter, r *http.Request) (body []byte,
 	if n <= smallBodyBytes {
 		budget = br.small
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), budgetWait)
-	ok := budget.acquire(ctx, n)
-	cancel()
-	if !ok {
-		return nil, nil, outcomeBusy, http.StatusServiceUnavailable
+	// The timer for the wait is set only when there is a wait.
+	if !budget.tryAcquire(n) {
+		ctx, cancel := context.WithTimeout(r.Context(), budgetWait)
+		ok := budget.acquire(ctx, n)
+		cancel()
+		if !ok {
+			return nil, nil, outcomeBusy, http.StatusServiceUnavailable
+		}
 	}
 	release = func() { budget.release(n) }
 

@@ -24,7 +24,9 @@ const (
 )
 
 type metrics struct {
-	requests        *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	// outcomes holds requests' counter of each outcome, looked up once.
+	outcomes        map[string]prometheus.Counter
 	ackSeconds      prometheus.Histogram
 	spoolAckSeconds prometheus.Histogram
 	receivedBytes   prometheus.Counter
@@ -69,9 +71,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.ackSeconds, m.spoolAckSeconds, m.receivedBytes, m.produceErrors, m.forwarded, m.forwardErrors)
+	m.outcomes = make(map[string]prometheus.Counter)
 	for _, o := range []string{outcomeAccepted, outcomeSpooled, outcomeUnauthorized, outcomeTooLarge, outcomeBadBody,
 		outcomeSlowBody, outcomeBusy, outcomeUnavailable, outcomeSpoolFull, outcomeVerified, outcomeForbidden} {
-		m.requests.WithLabelValues(o)
+		m.outcomes[o] = m.requests.WithLabelValues(o)
 	}
 	for _, r := range []string{"timeout", "error"} {
 		m.produceErrors.WithLabelValues(r)

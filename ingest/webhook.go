@@ -46,11 +46,11 @@ func (h *webhookHandler) verifySubscription(w http.ResponseWriter, r *http.Reque
 	challenge := q.Get("hub.challenge")
 	if q.Get("hub.mode") != "subscribe" || challenge == "" ||
 		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(h.verifyToken)) != 1 {
-		h.metrics.requests.WithLabelValues(outcomeForbidden).Inc()
+		h.metrics.outcomes[outcomeForbidden].Inc()
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	h.metrics.requests.WithLabelValues(outcomeVerified).Inc()
+	h.metrics.outcomes[outcomeVerified].Inc()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	io.WriteString(w, challenge)
@@ -68,7 +68,7 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	// Without a well-formed signature the body cannot be Meta's: refuse
 	// before reading it.
 	signature := r.Header.Get(meta.SignatureHeader)
-	if _, err := meta.ParseSignature(signature); err != nil {
+	if err := meta.CheckSignature(signature); err != nil {
 		h.logger.Debug("rejecting webhook", "request_id", requestID, "reason", unauthorizedReason(err))
 		w.Header().Set("Connection", "close")
 		h.reject(w, outcomeUnauthorized, http.StatusUnauthorized)
@@ -93,23 +93,11 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rec := &kgo.Record{
-		Topic: h.topic,
-		Value: body,
-		Headers: []kgo.RecordHeader{
-			{Key: kafka.HeaderReceivedAt, Value: []byte(strconv.FormatInt(start.UnixMilli(), 10))},
-			{Key: kafka.HeaderRequestID, Value: []byte(requestID)},
-			{Key: kafka.HeaderContentType, Value: []byte(r.Header.Get("Content-Type"))},
-			{Key: kafka.HeaderSignature, Value: []byte(signature)},
-		},
-	}
-	if key, ok := meta.AccountKey(body); ok {
-		rec.Key = []byte(key)
-	}
+	rec := newRawRecord(h.topic, body, start, requestID, r.Header.Get("Content-Type"), signature)
 
-	// The request's cancellation is ignored so a client hanging up does not
-	// abandon a record mid-flight; the deadline is the answer's.
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), start.Add(h.produceTimeout))
+	// Not the request's context: a client hanging up must not abandon a
+	// record mid-flight. The deadline is the answer's.
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(h.produceTimeout))
 	defer cancel()
 	outcome = h.deliver(ctx, rec, requestID)
 	switch outcome {
@@ -121,7 +109,7 @@ func (h *webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, outcome)
 		return
 	}
-	h.metrics.requests.WithLabelValues(outcome).Inc()
+	h.metrics.outcomes[outcome].Inc()
 	io.WriteString(w, "EVENT_RECEIVED")
 }
 
@@ -141,7 +129,7 @@ func unauthorizedReason(err error) string {
 }
 
 func (h *webhookHandler) reject(w http.ResponseWriter, outcome string, status int) {
-	h.metrics.requests.WithLabelValues(outcome).Inc()
+	h.metrics.outcomes[outcome].Inc()
 	http.Error(w, http.StatusText(status), status)
 }
 
@@ -150,4 +138,32 @@ func (h *webhookHandler) reject(w http.ResponseWriter, outcome string, status in
 func (h *webhookHandler) unavailable(w http.ResponseWriter, outcome string) {
 	w.Header().Set("Retry-After", retryAfterSeconds)
 	h.reject(w, outcome, http.StatusServiceUnavailable)
+}
+
+// newRawRecord builds the raw record of a verified body: keyed by its
+// account, with the headers enrich reads. The header values share one
+// allocation.
+func newRawRecord(topic string, body []byte, received time.Time, requestID, contentType, signature string) *kgo.Record {
+	buf := make([]byte, 0, 20+len(requestID)+len(contentType)+len(signature))
+	buf = strconv.AppendInt(buf, received.UnixMilli(), 10)
+	at := len(buf)
+	buf = append(buf, requestID...)
+	id := len(buf)
+	buf = append(buf, contentType...)
+	ct := len(buf)
+	buf = append(buf, signature...)
+	rec := &kgo.Record{
+		Topic: topic,
+		Value: body,
+		Headers: []kgo.RecordHeader{
+			{Key: kafka.HeaderReceivedAt, Value: buf[:at:at]},
+			{Key: kafka.HeaderRequestID, Value: buf[at:id:id]},
+			{Key: kafka.HeaderContentType, Value: buf[id:ct:ct]},
+			{Key: kafka.HeaderSignature, Value: buf[ct:]},
+		},
+	}
+	if key, ok := meta.AccountKey(body); ok {
+		rec.Key = []byte(key)
+	}
+	return rec
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // SignatureHeader is the header Meta signs webhook bodies in.
@@ -23,32 +25,69 @@ const signaturePrefix = "sha256="
 // ParseSignature returns the digest in an X-Hub-Signature-256 value,
 // "sha256=" followed by 64 hex digits.
 func ParseSignature(header string) ([]byte, error) {
+	digest := make([]byte, sha256.Size)
+	if err := parseSignature(header, digest); err != nil {
+		return nil, err
+	}
+	return digest, nil
+}
+
+// parseSignature is ParseSignature into digest, sha256.Size bytes.
+func parseSignature(header string, digest []byte) error {
 	if header == "" {
-		return nil, ErrSignatureMissing
+		return ErrSignatureMissing
 	}
 	hexDigest, ok := strings.CutPrefix(header, signaturePrefix)
 	if !ok || len(hexDigest) != 2*sha256.Size {
-		return nil, ErrSignatureMalformed
+		return ErrSignatureMalformed
 	}
-	digest, err := hex.DecodeString(hexDigest)
-	if err != nil {
-		return nil, ErrSignatureMalformed
+	for i := range digest {
+		hi, ok1 := fromHex(hexDigest[2*i])
+		lo, ok2 := fromHex(hexDigest[2*i+1])
+		if !ok1 || !ok2 {
+			return ErrSignatureMalformed
+		}
+		digest[i] = hi<<4 | lo
 	}
-	return digest, nil
+	return nil
+}
+
+// fromHex decodes a hex digit, as encoding/hex does (either case), from a
+// string without copying it to bytes first.
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// CheckSignature reports whether header is well formed, as ParseSignature
+// does, without allocating: ingest checks it before reading a body.
+func CheckSignature(header string) error {
+	var digest [sha256.Size]byte
+	return parseSignature(header, digest[:])
 }
 
 // Verifier checks webhook signatures against every configured app secret:
 // Instagram and Messenger apps may have different secrets, and a rotation
 // needs the old and the new one accepted for a while.
 type Verifier struct {
-	secrets [][]byte
+	// macs holds, per secret, HMACs keyed with it: keying one costs as
+	// much as hashing a small body, and Reset returns it to the keyed state.
+	macs []*sync.Pool
 }
 
 // NewVerifier returns a Verifier for the given app secrets.
 func NewVerifier(secrets []string) *Verifier {
-	v := &Verifier{secrets: make([][]byte, len(secrets))}
+	v := &Verifier{macs: make([]*sync.Pool, len(secrets))}
 	for i, s := range secrets {
-		v.secrets[i] = []byte(s)
+		key := []byte(s)
+		v.macs[i] = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
 	}
 	return v
 }
@@ -58,17 +97,20 @@ func NewVerifier(secrets []string) *Verifier {
 // own escaping of non-ASCII text. Comparison is constant time, and every secret
 // is tried so timing does not tell which one matched.
 func (v *Verifier) Verify(header string, body []byte) error {
-	want, err := ParseSignature(header)
-	if err != nil {
+	var want [sha256.Size]byte
+	if err := parseSignature(header, want[:]); err != nil {
 		return err
 	}
 	matched := false
-	for _, secret := range v.secrets {
-		mac := hmac.New(sha256.New, secret)
+	var sum [sha256.Size]byte
+	for _, pool := range v.macs {
+		mac := pool.Get().(hash.Hash)
+		mac.Reset()
 		mac.Write(body)
-		if hmac.Equal(mac.Sum(nil), want) {
+		if hmac.Equal(mac.Sum(sum[:0]), want[:]) {
 			matched = true
 		}
+		pool.Put(mac)
 	}
 	if !matched {
 		return ErrSignatureMismatch

@@ -98,6 +98,8 @@ func FuzzAccountKey(f *testing.F) {
 	f.Add([]byte(`{"object":"page","entry":[{"id":"111"}]}`))
 	f.Add([]byte(`{"entry":[{"id":12}]}`))
 	f.Add([]byte(`{"entry":[{}]}`))
+	f.Add([]byte(`{ "object" : "page" , "x":[1,{"a":"\\\""}], "entry" : [ { "time":1, "id" : -12.5e3 } ] }`))
+	f.Add([]byte(`{"entry":[{"id":"a\u0062"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		key, ok := AccountKey(body)
 		if ok && key == "" {
@@ -105,6 +107,9 @@ func FuzzAccountKey(f *testing.F) {
 		}
 		if !ok && key != "" {
 			t.Fatalf("AccountKey(%q) = key %q without ok", body, key)
+		}
+		if wantKey, wantOK := decodeAccountKey(body); key != wantKey || ok != wantOK {
+			t.Fatalf("AccountKey(%q) = %q, %v; encoding/json finds %q, %v", body, key, ok, wantKey, wantOK)
 		}
 	})
 }
