@@ -21,15 +21,20 @@ import (
 	"github.com/reftrail/reftrail/internal/dev/chtest"
 	"github.com/reftrail/reftrail/internal/dev/kafkatest"
 	"github.com/reftrail/reftrail/internal/dev/testenv"
+	"github.com/reftrail/reftrail/internal/dev/traffic"
 	"github.com/reftrail/reftrail/internal/event"
+	"github.com/reftrail/reftrail/internal/meta"
 )
 
 // BenchmarkIntegrationSinkThroughput measures events per second from the
 // events topic into ClickHouse, and the limit the same server sets in the same
 // run: the same rows inserted directly with chstore.InsertEvents in batches of
 // BATCH_ROWS. sink runs as a child process so that its peak resident memory
-// (VmHWM) is its own, not the in-process Kafka's. Each sub-benchmark runs once
-// whatever b.N; SINK_BENCH_EVENTS sets the backlog (default 500000):
+// (VmHWM) is its own, not the in-process Kafka's. The events are the demo
+// traffic planner's, decoded as enrich decodes them: referrals (a third of
+// them from ads, with their context), messages, postbacks and opt-ins, with
+// the sizes and the share of empty columns real rows have. Each sub-benchmark
+// runs once whatever b.N; SINK_BENCH_EVENTS sets the backlog (default 500000):
 //
 //	go test -run '^$' -bench SinkThroughput -benchtime 1x ./sink
 //
@@ -51,7 +56,7 @@ func BenchmarkIntegrationSinkThroughput(b *testing.B) {
 			b.Fatalf("SINK_BENCH_EVENTS=%q: want a positive integer", v)
 		}
 	}
-	evs := testEvents("bench", n)
+	evs := planEvents(b, n)
 	records := eventRecords(b, evs)
 	batchSizes := func(b *testing.B, srv *chtest.Server) {
 		for _, rows := range []int{10000, 50000} {
@@ -71,6 +76,30 @@ func BenchmarkIntegrationSinkThroughput(b *testing.B) {
 		}
 		batchSizes(b, chtest.StartLocalIn(b, shm))
 	})
+}
+
+// planEvents returns the first n events of a demo traffic plan large enough
+// to hold them, each with the raw coordinates enrich would give it.
+func planEvents(b *testing.B, n int) []event.Event {
+	b.Helper()
+	plan, err := traffic.NewPlan(traffic.Options{Seed: 17, Participants: n/2 + 1000, MaxItemsPerBody: 100, RedeliveryFraction: -1, BadPayloads: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]event.Event, 0, n)
+	received := time.Date(2025, 11, 21, 8, 0, 0, 0, time.UTC).UnixMilli()
+	for i, w := range plan.Webhooks() {
+		res, err := meta.Decode(w.Body, meta.Source{ReceivedTime: received + int64(i), Partition: int32(i % partitions), Offset: int64(i / partitions)})
+		if err != nil {
+			b.Fatalf("decoding the plan's body %d: %v", i, err)
+		}
+		evs = append(evs, res.Events...)
+		if len(evs) >= n {
+			return evs[:n]
+		}
+	}
+	b.Fatalf("a plan of %d participants holds %d events, fewer than %d", n/2+1000, len(evs), n)
+	return nil
 }
 
 // tmpfsMagic is the f_type statfs(2) reports for a tmpfs.
@@ -106,6 +135,7 @@ func benchSinkThroughput(b *testing.B, srv *chtest.Server, evs []event.Event, re
 	end := time.Now()
 	sinkRate := float64(n) / end.Sub(start).Seconds()
 	peak := vmHWM(b, c.cmd.Process.Pid)
+	cpu := processCPU(b, c.cmd.Process.Pid)
 	waitMerged(b, conn)
 	directRate = max(directRate, insertDirect(b, srv, evs, batchRows))
 
@@ -114,6 +144,8 @@ func benchSinkThroughput(b *testing.B, srv *chtest.Server, evs []event.Event, re
 	b.ReportMetric(directRate, "direct_events/s")
 	b.ReportMetric(sinkRate/directRate, "ratio")
 	b.ReportMetric(float64(peak)/(1<<20), "sink_peak_MiB")
+	// CPU time per event is steadier than events/s on a shared machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "sink_cpu_us/event")
 	b.Logf("%d events in batches of %d: sink %.0f/s (%.0f/s after ready), direct InsertEvents %.0f/s, ratio %.2f, sink VmHWM %.1f MiB",
 		n, batchRows, sinkRate, float64(n)/end.Sub(ready).Seconds(), directRate, sinkRate/directRate, float64(peak)/(1<<20))
 }
@@ -147,6 +179,29 @@ func waitMerged(b *testing.B, conn driver.Conn) {
 		return count(b, conn, "SELECT count() FROM system.merges") == 0
 	})
 }
+
+// processCPU reads the user and system CPU time process pid has used.
+func processCPU(t testing.TB, pid int) time.Duration {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("reading CPU time: %v", err)
+	}
+	// The fields after the command name, which is in parentheses.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			t.Fatalf("parsing /proc/%d/stat: %v", pid, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
+const clockTicks = 100
 
 // vmHWM reads the peak resident set size of process pid, in bytes.
 func vmHWM(t testing.TB, pid int) int64 {
