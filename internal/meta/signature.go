@@ -22,17 +22,8 @@ var (
 
 const signaturePrefix = "sha256="
 
-// ParseSignature returns the digest in an X-Hub-Signature-256 value,
-// "sha256=" followed by 64 hex digits.
-func ParseSignature(header string) ([]byte, error) {
-	digest := make([]byte, sha256.Size)
-	if err := parseSignature(header, digest); err != nil {
-		return nil, err
-	}
-	return digest, nil
-}
-
-// parseSignature is ParseSignature into digest, sha256.Size bytes.
+// parseSignature reads the digest in an X-Hub-Signature-256 value,
+// "sha256=" followed by 64 hex digits, into digest (sha256.Size bytes).
 func parseSignature(header string, digest []byte) error {
 	if header == "" {
 		return ErrSignatureMissing
@@ -66,8 +57,8 @@ func fromHex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// CheckSignature reports whether header is well formed, as ParseSignature
-// does, without allocating: ingest checks it before reading a body.
+// CheckSignature reports whether header, an X-Hub-Signature-256 value, is
+// well formed, without allocating: ingest checks it before reading a body.
 func CheckSignature(header string) error {
 	var digest [sha256.Size]byte
 	return parseSignature(header, digest[:])
