@@ -100,7 +100,7 @@ func sampleEvents() []struct {
 				EventID: "optin-77", Platform: event.Messenger, Kind: event.KindOptin,
 				AccountID: "102030405060708", ParticipantID: "2468013579",
 				EventTime: 1718000004000, ReceivedTime: 1718000004000, Thread: event.ThreadUnknown,
-				Optin:        &event.Optin{Type: "notification_messages", Topic: new("deals"), Frequency: new("WEEKLY")},
+				Optin:        &event.Optin{Type: "notification_messages", Topic: new("deals"), Frequency: new("WEEKLY"), Title: new("Weekly deals")},
 				RawPartition: 1, RawOffset: 5,
 			},
 		},

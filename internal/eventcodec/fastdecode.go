@@ -10,7 +10,7 @@ import (
 // for: the current schema/avro/referral_event.avsc. When the schema changes,
 // the fingerprint no longer matches and Decode reads everything with hamba
 // until readCurrent is updated (TestFastPathReadsCurrentSchema says so).
-const fastFingerprint = 0x70ee52bad40665f0
+const fastFingerprint = 0x66accfc334da0843
 
 // Enum symbols in the order of the current schema.
 var (
@@ -47,7 +47,7 @@ func readCurrent(body []byte, e *event.Event) (ok bool) {
 	}
 	e.MessageID, e.PostbackTitle, e.PostbackPayload = r.optStr(), r.optStr(), r.optStr()
 	if r.present() {
-		e.Optin = &event.Optin{Type: r.str(), Topic: r.optStr(), Frequency: r.optStr(), Status: r.optStr()}
+		e.Optin = &event.Optin{Type: r.str(), Topic: r.optStr(), Frequency: r.optStr(), Status: r.optStr(), Title: r.optStr()}
 	}
 	e.RawPartition = r.int()
 	e.RawOffset = r.long()
