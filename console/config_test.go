@@ -60,10 +60,10 @@ func TestConfigNeverQuotesTheToken(t *testing.T) {
 func TestSafeNext(t *testing.T) {
 	tests := map[string]string{
 		"/campaigns?by=ref":     "/campaigns?by=ref",
-		"":                      "/links",
-		"https://evil.example/": "/links",
-		"//evil.example/":       "/links",
-		`/\evil.example`:        "/links",
+		"":                      "/overview",
+		"https://evil.example/": "/overview",
+		"//evil.example/":       "/overview",
+		`/\evil.example`:        "/overview",
 	}
 	for in, want := range tests {
 		if got := safeNext(in); got != want {

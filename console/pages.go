@@ -31,8 +31,10 @@ var assetFS embed.FS
 type navItem struct{ Path, Label string }
 
 var nav = []navItem{
-	{"/links", "Links"},
+	{"/overview", "Overview"},
 	{"/campaigns", "Campaigns"},
+	{"/links", "Links"},
+	{"/dead-letters", "Dead letters"},
 }
 
 // pages are the parsed page templates, each base.html plus its own file, and
@@ -50,14 +52,14 @@ func parsePages() (pages, error) {
 	p := pages{byName: map[string]*template.Template{}, assetVersion: version}
 	funcs := template.FuncMap{
 		"asset":   func(name string) string { return "/assets/" + version + "/" + name },
-		"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
+		"percent": percent,
 		"when":    func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 		"day":     func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006") },
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"list":    func(v ...string) []string { return v },
 	}
-	for _, name := range []string{"links", "campaigns", "login"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "web/templates/base.html", "web/templates/"+name+".html")
+	for _, name := range []string{"overview", "campaigns", "links", "dead-letters", "login"} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "web/templates/base.html", "web/templates/period.html", "web/templates/"+name+".html")
 		if err != nil {
 			return pages{}, fmt.Errorf("parsing page %s: %w", name, err)
 		}
@@ -142,8 +144,9 @@ type linksPageData struct {
 	Created    bool
 	Links      []linkJSON
 	PageNum    int
-	NextPage   int // 0 when this is the last page
-	PrevPage   int // 0 on the first page
+	NextPage   int    // 0 when this is the last page
+	PrevPage   int    // 0 on the first page
+	Campaign   string // the campaign the list is limited to (?campaign=), from the campaigns page
 }
 
 const linksPerPage = 25
@@ -169,7 +172,8 @@ func (s *server) renderLinks(w http.ResponseWriter, r *http.Request, status int,
 	if err != nil || page < 1 || page > 1<<20 {
 		page = 1
 	}
-	ls, err := s.store.Links(r.Context(), chstore.LinkFilter{Limit: linksPerPage + 1, Offset: (page - 1) * linksPerPage})
+	data.Campaign = r.URL.Query().Get("campaign")
+	ls, err := s.store.Links(r.Context(), chstore.LinkFilter{Campaign: data.Campaign, Limit: linksPerPage + 1, Offset: (page - 1) * linksPerPage})
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -246,15 +250,17 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // campaignsPageData is the campaigns page: the period and grouping asked
-// for, and the funnel rows.
+// for, the funnel rows, and their charts.
 type campaignsPageData struct {
-	From, To string // YYYY-MM-DD, as the date inputs want them
-	By       string
-	Error    string
-	Rows     []chstore.FunnelRow
-	Max      uint64 // the most referrals of a row, for the bars
-	Credit   []chstore.AttributionRow
-	Daily    dailyTable
+	Period      period
+	By          string
+	Rows        []chstore.FunnelRow
+	Max         uint64 // the most referrals of a row, for the bars
+	FunnelChart template.HTML
+	Credit      []chstore.AttributionRow
+	CreditChart template.HTML
+	Daily       dailyTable
+	DailyChart  template.HTML
 }
 
 // dailyTable is referrals per day as a table: a row per day that had
@@ -290,38 +296,16 @@ func newDailyTable(names []string, rows []chstore.DailyRow) dailyTable {
 	return t
 }
 
-// campaignsPage is GET /campaigns?from=YYYY-MM-DD&to=YYYY-MM-DD&by=: the
-// funnel of the referrals of those days (UTC, both included).
+// campaignsPage is GET /campaigns?period=&from=&to=&tz=&by=: the funnel of
+// the referrals of those days in the viewer's time zone (readPeriod).
 func (s *server) campaignsPage(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	data := campaignsPageData{
-		From: today.AddDate(0, 0, -29).Format(time.DateOnly), To: today.Format(time.DateOnly), By: "campaign",
-	}
-	if v := q.Get("from"); v != "" {
-		data.From = v
-	}
-	if v := q.Get("to"); v != "" {
-		data.To = v
-	}
-	if v := q.Get("by"); v == "channel" || v == "ref" {
+	p := readPeriod(r, time.Now(), "30d")
+	data := campaignsPageData{Period: p, By: "campaign"}
+	if v := r.URL.Query().Get("by"); v == "channel" || v == "ref" {
 		data.By = v
 	}
-	from, err1 := time.Parse(time.DateOnly, data.From)
-	to, err2 := time.Parse(time.DateOnly, data.To)
-	switch {
-	case err1 != nil || err2 != nil:
-		data.Error = "Please give the dates as year-month-day, such as 2026-03-01."
-	case to.Before(from):
-		data.Error = "The last day comes before the first."
-	case to.Sub(from) >= maxFunnelPeriod:
-		data.Error = "Please choose at most a year."
-	}
-	if data.Error != "" {
-		s.render(w, r, http.StatusBadRequest, "campaigns", "Campaigns", data)
-		return
-	}
-	rows, err := s.store.Funnel(r.Context(), from, to.AddDate(0, 0, 1), data.By)
+	ctx := r.Context()
+	rows, err := s.store.Funnel(ctx, p.Start, p.End, data.By)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -330,11 +314,11 @@ func (s *server) campaignsPage(w http.ResponseWriter, r *http.Request) {
 	for _, row := range rows {
 		data.Max = max(data.Max, row.Referrals)
 	}
-	if data.Credit, err = s.store.Attribution(r.Context(), from, to.AddDate(0, 0, 1), data.By); err != nil {
+	if data.Credit, err = s.store.Attribution(ctx, p.Start, p.End, data.By); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	daily, err := s.store.ReferralsDaily(r.Context(), from, to.AddDate(0, 0, 1), data.By)
+	daily, err := s.store.ReferralsDaily(ctx, p.Start, p.End, data.By)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -346,7 +330,18 @@ func (s *server) campaignsPage(w http.ResponseWriter, r *http.Request) {
 		names[i] = row.Name
 	}
 	data.Daily = newDailyTable(names, daily)
-	s.render(w, r, http.StatusOK, "campaigns", "Campaigns", data)
+	if len(rows) > 0 {
+		data.FunnelChart = funnelChart(data.By, rows)
+		data.DailyChart = stackedDailyChart(data.Daily)
+	}
+	if len(data.Credit) > 0 {
+		data.CreditChart = creditChart(data.Credit)
+	}
+	status := http.StatusOK
+	if p.Error != "" {
+		status = http.StatusBadRequest
+	}
+	s.render(w, r, status, "campaigns", "Campaigns", data)
 }
 
 // loginPage is GET /login: the token form, or straight on when no token is
@@ -389,7 +384,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 // safeNext keeps a post-login redirect on this site: a path, never a URL.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/links"
+		return "/overview"
 	}
 	return next
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -140,6 +143,35 @@ func (b *browser) screenshot(t *testing.T, dir, name string) {
 		}
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// drawn returns what the chart of id drew: "label|series|value" for every
+// bar and point, in order.
+func (b *browser) drawn(t *testing.T, id string) []string {
+	t.Helper()
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#`+id+` .bar, #`+id+` .point")).map(e => e.dataset.label + "|" + e.dataset.series + "|" + e.dataset.value)`))
+	if err != nil {
+		t.Fatalf("reading chart %s: %v", id, err)
+	}
+	return got
+}
+
+// table returns the text of the cells of the rows matching selector.
+func (b *browser) table(t *testing.T, selector string) [][]string {
+	t.Helper()
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll(`+strconv.Quote(selector)+`)).map(tr => Array.from(tr.children).map(c => c.textContent.replace(/\s+/g, " ").trim()))`))
+	if err != nil {
+		t.Fatalf("reading %s: %v", selector, err)
+	}
+	return got
+}
+
+// visit loads path and waits for selector to show.
+func (b *browser) visit(t *testing.T, base, path, selector string) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS(selector))); err != nil {
+		t.Fatalf("loading %s: %v", path, err)
+	}
 }
 
 // insertReferrals stores, for 2 March 2026, two referrals of the link the
@@ -316,5 +348,128 @@ func TestIntegrationPagesInChromium(t *testing.T) {
 		t.Fatalf("links page on a phone: %v", err)
 	}
 	b.screenshot(t, dir, "console-links-phone.png")
+	b.check(t)
+}
+
+// payloadMarker stands for message content in the dead letters' payloads: no
+// page may show it.
+const payloadMarker = "MESSAGE-TEXT-MUST-NOT-SHOW"
+
+// insertDeadLetters stores three dead letters of 2 March 2026, two for one
+// reason.
+func insertDeadLetters(t *testing.T, c *console) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := chstore.Open(ctx, c.chcfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer store.Close()
+	t0 := time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC)
+	var dls []chstore.DeadLetter
+	for i, reason := range []string{"invalid_json", "invalid_json", "not_meta_envelope"} {
+		dls = append(dls, chstore.DeadLetter{
+			RawTopic: "meta.webhooks.raw", RawOffset: int64(i), Reason: reason, Stage: "enrich", Detail: "body: " + reason,
+			Payload: []byte(payloadMarker), ReceivedTime: t0.Add(time.Duration(i) * time.Minute).UnixMilli(),
+		})
+	}
+	if err := store.InsertDeadLetters(ctx, dls, t0); err != nil {
+		t.Fatalf("InsertDeadLetters: %v", err)
+	}
+}
+
+// TestIntegrationChartsInChromium loads the overview, campaigns and dead
+// letters pages over known data: every chart draws exactly the data's points,
+// no page logs an error or asks another host, and the period follows the
+// browser's time zone.
+func TestIntegrationChartsInChromium(t *testing.T) {
+	t.Parallel()
+	c := startConsole(t, nil)
+	u, _ := url.Parse(c.base)
+	b := newBrowser(t, u.Host)
+	dir := t.TempDir()
+	if code, body, _ := c.do(t, "POST", "/api/v1/links", `{"platform":"instagram","handle":"shop.berlin","campaign":"Spring 2026","channel":"QR poster","variant":"A"}`); code != http.StatusCreated {
+		t.Fatalf("making the link: %d %s", code, body)
+	}
+	insertReferrals(t, c)
+	insertDeadLetters(t, c)
+	days := "period=custom&from=2026-03-01&to=2026-03-03&tz=UTC"
+
+	b.visit(t, c.base, "/overview?"+days, "#daily-chart")
+	want := []string{"Sun 1 Mar|Links opened|0", "Mon 2 Mar|Links opened|3", "Tue 3 Mar|Links opened|0"}
+	if diff := cmp.Diff(want, b.drawn(t, "daily-chart")); diff != "" {
+		t.Errorf("overview, referrals per day (-want +got):\n%s", diff)
+	}
+	want = []string{"Spring 2026|Conversion|50", "(uncataloged)|Conversion|0"}
+	if diff := cmp.Diff(want, b.drawn(t, "top-chart")); diff != "" {
+		t.Errorf("overview, top campaigns (-want +got):\n%s", diff)
+	}
+	wantRows := [][]string{{"invalid_json", "enrich", "2"}, {"not_meta_envelope", "enrich", "1"}}
+	if diff := cmp.Diff(wantRows, b.table(t, "table.overview-dead tbody tr")); diff != "" {
+		t.Errorf("overview, dead letters (-want +got):\n%s", diff)
+	}
+	b.screenshot(t, dir, "console-overview.png")
+	b.check(t)
+
+	b.visit(t, c.base, "/campaigns?"+days+"&by=campaign", "#funnel-chart")
+	want = []string{
+		"Spring 2026|Opened|2", "Spring 2026|Wrote|1", "Spring 2026|Got a reply|1", "Spring 2026|Came back|0",
+		"(uncataloged)|Opened|1", "(uncataloged)|Wrote|0", "(uncataloged)|Got a reply|0", "(uncataloged)|Came back|0",
+	}
+	if diff := cmp.Diff(want, b.drawn(t, "funnel-chart")); diff != "" {
+		t.Errorf("campaigns, funnel (-want +got):\n%s", diff)
+	}
+	want = []string{"Spring 2026|First link|1", "Spring 2026|Latest link|1"}
+	if diff := cmp.Diff(want, b.drawn(t, "credit-chart")); diff != "" {
+		t.Errorf("campaigns, credit (-want +got):\n%s", diff)
+	}
+	want = []string{"Mon 2 Mar|Spring 2026|2", "Mon 2 Mar|(uncataloged)|1"}
+	if diff := cmp.Diff(want, b.drawn(t, "daily-chart")); diff != "" {
+		t.Errorf("campaigns, per day (-want +got):\n%s", diff)
+	}
+	b.screenshot(t, dir, "console-campaigns-charts.png")
+	// A campaign leads to its links and their refs.
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(`table.funnel a[href^="/links?campaign="]`)), chromedp.WaitVisible(chromedp.ID("list-title"))); err != nil {
+		t.Fatalf("choosing a campaign: %v", err)
+	}
+	title, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID("list-title")))
+	if err != nil || title != "Links of campaign Spring 2026" {
+		t.Errorf("after choosing the campaign the list is %q (%v)", title, err)
+	}
+	b.check(t)
+
+	b.visit(t, c.base, "/dead-letters?"+days, "#dead-chart")
+	want = []string{"invalid_json (enrich)|Dead letters|2", "not_meta_envelope (enrich)|Dead letters|1"}
+	if diff := cmp.Diff(want, b.drawn(t, "dead-chart")); diff != "" {
+		t.Errorf("dead letters chart (-want +got):\n%s", diff)
+	}
+	newest := b.table(t, "table.dead-newest tbody tr")
+	if len(newest) != 3 || newest[0][1] != "not_meta_envelope" || newest[0][4] != "meta.webhooks.raw/0@2" {
+		t.Errorf("newest dead letters = %q, want 3, newest first", newest)
+	}
+	html, err := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.documentElement.outerHTML"))
+	if err != nil || strings.Contains(html, payloadMarker) || !strings.Contains(html, "reftrailctl replay dlq --reason invalid_json --from 2026-03-01T00:00:00Z --to 2026-03-04T00:00:00Z") {
+		t.Errorf("the dead letters page shows a payload, or not the replay command (%v)", err)
+	}
+	b.screenshot(t, dir, "console-dead-letters.png")
+	b.check(t)
+
+	// Without a zone chosen, the browser's is taken and kept.
+	if _, err := chromedp.Call(b.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"}); err != nil {
+		t.Fatalf("setting the browser's zone: %v", err)
+	}
+	b.visit(t, c.base, "/overview", "#daily-chart")
+	zone, err := chromedp.Run(b.ctx, chromedp.Poll[string](`document.getElementById("tz").value === "Asia/Tokyo" && document.getElementById("tz").value`, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || zone != "Asia/Tokyo" {
+		t.Errorf("the overview's zone is %q (%v), want the browser's Asia/Tokyo", zone, err)
+	}
+	b.visit(t, c.base, "/campaigns", "#period")
+	if zone, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("tz"))); err != nil || zone != "Asia/Tokyo" {
+		t.Errorf("the next page's zone is %q (%v), want Asia/Tokyo kept", zone, err)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(c.base+"/overview?"+days), chromedp.WaitVisible(chromedp.ID("daily-chart"))); err != nil {
+		t.Fatalf("overview on a phone: %v", err)
+	}
+	b.screenshot(t, dir, "console-overview-phone.png")
 	b.check(t)
 }

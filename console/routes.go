@@ -21,10 +21,12 @@ func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger
 	mux := http.NewServeMux()
 
 	// Pages, for people: HTML, login by form and cookie.
-	mux.Handle("GET /{$}", http.RedirectHandler("/links", http.StatusSeeOther))
+	mux.Handle("GET /{$}", http.RedirectHandler("/overview", http.StatusSeeOther))
+	mux.Handle("GET /overview", s.page(s.overviewPage))
 	mux.Handle("GET /links", s.page(s.linksPage))
 	mux.Handle("POST /links", s.page(s.createLinkForm))
 	mux.Handle("GET /campaigns", s.page(s.campaignsPage))
+	mux.Handle("GET /dead-letters", s.page(s.deadLettersPage))
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)

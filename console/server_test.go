@@ -51,8 +51,8 @@ func TestSignIn(t *testing.T) {
 		t.Errorf("a wrong token = %d with cookies %v, want 401 and none", resp.StatusCode, resp.Cookies())
 	}
 	resp = login(testToken, "https://evil.example/")
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/links" {
-		t.Errorf("login = %d to %q, want 303 to /links (never another site)", resp.StatusCode, resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/overview" {
+		t.Errorf("login = %d to %q, want 303 to /overview (never another site)", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	cookies := resp.Cookies()
 	if len(cookies) != 1 {

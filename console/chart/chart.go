@@ -36,6 +36,7 @@ type Bars struct {
 	ID     string // unique on the page; prefixes the ids of title and description
 	Title  string
 	XLabel string // what the values count, under the axis
+	Unit   string // written after each value ("%")
 	Labels []string
 	Series []Series
 	// Note, when set, is written after a bar's value (e.g. a rate): the
@@ -43,9 +44,9 @@ type Bars struct {
 	Note func(series, label int) string
 }
 
-// Layout of Bars, in viewBox units (about CSS pixels at 640 wide).
+// Layout of Bars, in viewBox units (CSS pixels at 360 wide, about a phone's width).
 const (
-	width     = 640
+	width     = 360
 	barH      = 18
 	barGap    = 4
 	groupGap  = 14
@@ -54,7 +55,6 @@ const (
 	marginR   = 150 // room for the value and its note after the longest bar
 	axisH     = 40
 	legendH   = 24
-	titleSize = 15
 )
 
 // SVG renders the chart.
@@ -66,12 +66,12 @@ func (c Bars) SVG() template.HTML {
 	if len(c.Series) > 1 {
 		legend = legendH
 	}
-	top := 28 + legend
+	top := 4 + legend
 	groupH := labelH + len(c.Series)*(barH+barGap) + groupGap
 	height := top + len(c.Labels)*groupH + axisH
 	open(&b, c.ID, c.Title, describe(c.Labels, c.Series), height)
 	if legend > 0 {
-		drawLegend(&b, c.Series, 28)
+		drawLegend(&b, c.Series, 2)
 	}
 	for i, label := range c.Labels {
 		y := top + i*groupH
@@ -82,7 +82,7 @@ func (c Bars) SVG() template.HTML {
 			by := y + labelH + s*(barH+barGap)
 			fmt.Fprintf(&b, `<rect class="bar" x="%d" y="%d" width="%s" height="%d" fill="%s" data-series="%s" data-label="%s" data-value="%s"><title>%s: %s, %s</title></rect>`,
 				marginL, by, num(w), barH, colour(s), esc(series.Name), esc(label), num(v), esc(label), esc(series.Name), num(v))
-			text := num(v)
+			text := num(v) + c.Unit
 			if c.Note != nil {
 				if n := c.Note(s, i); n != "" {
 					text += " (" + n + ")"
@@ -114,11 +114,11 @@ type Columns struct {
 
 // Layout of Columns and Line.
 const (
-	plotTop    = 52
+	plotTop    = 40
 	plotH      = 220
 	yAxisW     = 56
 	xAxisH     = 58
-	maxXLabels = 12
+	maxXLabels = 6
 )
 
 // SVG renders the chart.
@@ -134,11 +134,11 @@ func (c Columns) SVG() template.HTML {
 	height := plotTop + plotH + xAxisH
 	open(&b, c.ID, c.Title, describe(c.Labels, c.Series), height)
 	if len(c.Series) > 1 {
-		drawLegend(&b, c.Series, 28)
+		drawLegend(&b, c.Series, 2)
 	}
 	plotW := float64(width - yAxisW - 12)
 	step := plotW / float64(max1(len(c.Labels)))
-	colW := math.Max(step*0.7, 1)
+	colW := math.Min(math.Max(step*0.7, 1), 40)
 	drawYAxis(&b, max, plotW, c.YLabel)
 	for i, label := range c.Labels {
 		x := float64(yAxisW) + float64(i)*step + (step-colW)/2
@@ -177,7 +177,7 @@ func (c Line) SVG() template.HTML {
 	height := plotTop + plotH + xAxisH
 	open(&b, c.ID, c.Title, describe(c.Labels, c.Series), height)
 	if len(c.Series) > 1 {
-		drawLegend(&b, c.Series, 28)
+		drawLegend(&b, c.Series, 2)
 	}
 	plotW := float64(width - yAxisW - 12)
 	step := plotW / float64(max1(len(c.Labels)))
@@ -210,12 +210,12 @@ func (c Line) SVG() template.HTML {
 }
 
 // open starts the svg element with its title and description, which
-// aria-labelledby reads out.
+// aria-labelledby reads out; pages write the title as a heading, so the
+// picture does not repeat it.
 func open(b *strings.Builder, id, title, desc string, height int) {
 	fmt.Fprintf(b, `<svg class="chart" id="%s" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="%s-title %s-desc" xmlns="http://www.w3.org/2000/svg">`,
 		esc(id), width, height, esc(id), esc(id))
 	fmt.Fprintf(b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, esc(id), esc(title), esc(id), esc(desc))
-	fmt.Fprintf(b, `<text x="%d" y="18" class="chart-title" font-size="%d" font-weight="600">%s</text>`, marginL, titleSize, esc(title))
 }
 
 // describe says every value in words, for screen readers.

@@ -21,6 +21,24 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
+  // The period's time zone defaults to the browser's: remember it in a
+  // cookie the server reads, and show the page again in that zone.
+  var tz = document.querySelector("select[data-auto-tz]");
+  var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (tz && zone) {
+    document.cookie = "reftrail_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=strict";
+    if (zone !== tz.value) {
+      location.reload();
+      return;
+    }
+  }
+
+  // Changing a day of the period means choosing the days.
+  var period = document.getElementById("period");
+  document.querySelectorAll("#from, #to").forEach(function (input) {
+    input.addEventListener("change", function () { if (period) period.value = "custom"; });
+  });
+
   // Times are rendered in UTC on the server; show them in the reader's zone.
   // Days (datetime without a time) are UTC days and stay as they are.
   var fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
