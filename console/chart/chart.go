@@ -46,15 +46,15 @@ type Bars struct {
 
 // Layout of Bars, in viewBox units (CSS pixels at 360 wide, about a phone's width).
 const (
-	width     = 360
-	barH      = 18
-	barGap    = 4
-	groupGap  = 14
-	labelH    = 18
-	marginL   = 8
-	marginR   = 150 // room for the value and its note after the longest bar
-	axisH     = 40
-	legendH   = 24
+	width    = 360
+	barH     = 18
+	barGap   = 4
+	groupGap = 14
+	labelH   = 18
+	marginL  = 8
+	marginR  = 150 // room for the value and its note after the longest bar
+	axisH    = 40
+	legendH  = 24
 )
 
 // SVG renders the chart.
