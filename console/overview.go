@@ -19,7 +19,8 @@ const topCampaigns = 5
 // convert best, and the pipeline's dead letters, for a period.
 type overviewPageData struct {
 	Period      period
-	PeriodQuery string
+	// CampaignsURL and DeadLettersURL show the same period on those pages.
+	CampaignsURL, DeadLettersURL template.URL
 	Daily       []dayCount
 	DayZone     string
 	DailyChart  template.HTML
@@ -38,7 +39,8 @@ type dayCount struct {
 // overviewPage is GET /overview?period=&from=&to=&tz=.
 func (s *server) overviewPage(w http.ResponseWriter, r *http.Request) {
 	p := readPeriod(r, time.Now(), "7d")
-	data := overviewPageData{Period: p, PeriodQuery: p.Query().Encode()}
+	q := p.Query().Encode()
+	data := overviewPageData{Period: p, CampaignsURL: template.URL("/campaigns?" + q), DeadLettersURL: template.URL("/dead-letters?" + q)}
 	ctx := r.Context()
 
 	daily, err := s.store.ReferralsDaily(ctx, p.Start, p.End, "campaign")
