@@ -18,15 +18,15 @@ const topCampaigns = 5
 // overviewPageData is the overview: links opened per day, the campaigns that
 // convert best, and the pipeline's dead letters, for a period.
 type overviewPageData struct {
-	Period      period
+	Period period
 	// CampaignsURL and DeadLettersURL show the same period on those pages.
 	CampaignsURL, DeadLettersURL template.URL
-	Daily       []dayCount
-	DayZone     string
-	DailyChart  template.HTML
-	Top         []chstore.FunnelRow
-	TopChart    template.HTML
-	DeadLetters []chstore.DeadLetterCount
+	Daily                        []dayCount
+	DayZone                      string
+	DailyChart                   template.HTML
+	Top                          []chstore.FunnelRow
+	TopChart                     template.HTML
+	DeadLetters                  []chstore.DeadLetterCount
 }
 
 // dayCount is one day of a per-day chart.
