@@ -118,7 +118,7 @@ const (
 	plotH      = 220
 	yAxisW     = 56
 	xAxisH     = 58
-	maxXLabels = 6
+	maxXLabels = 5
 )
 
 // SVG renders the chart.
