@@ -276,13 +276,34 @@ func funnelParams(q url.Values, now time.Time) (from, to time.Time, by string, e
 	return from.UTC(), to.UTC(), by, nil
 }
 
-// funnelAPI is GET /api/v1/funnel?from=&to=&by=campaign|channel|ref.
+// Page sizes of GET /api/v1/funnel: the default, and the cap.
+const (
+	defaultFunnelPage = 500
+	maxFunnelPage     = 1000
+)
+
+// funnelAPI is GET /api/v1/funnel?from=&to=&by=campaign|channel|ref&limit=&offset=:
+// a page of the groups, most referrals first; next is the path of the next
+// page, absent on the last.
 func (s *server) funnelAPI(w http.ResponseWriter, r *http.Request) {
-	from, to, by, err := funnelParams(r.URL.Query(), time.Now())
+	q := r.URL.Query()
+	from, to, by, err := funnelParams(q, time.Now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	limit, err := intParam(q, "limit", defaultFunnelPage, 1, maxFunnelPage)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	offset, err := intParam(q, "offset", 0, 0, 1<<30)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// The funnel is computed whole (its rows are groups, not people); the
+	// page is cut here.
 	rows, err := s.store.Funnel(r.Context(), from, to, by)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -293,9 +314,15 @@ func (s *server) funnelAPI(w http.ResponseWriter, r *http.Request) {
 		To   time.Time   `json:"to"`
 		By   string      `json:"by"`
 		Rows []funnelRow `json:"rows"`
+		Next string      `json:"next,omitempty"`
 	}{From: from, To: to, By: by, Rows: []funnelRow{}}
-	for _, row := range rows {
+	for _, row := range rows[min(offset, len(rows)):min(offset+limit, len(rows))] {
 		out.Rows = append(out.Rows, funnelRow{by: by, FunnelRow: row})
+	}
+	if offset+limit < len(rows) {
+		next := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}, "by": {by},
+			"limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset + limit)}}
+		out.Next = "/api/v1/funnel?" + next.Encode()
 	}
 	writeJSON(w, http.StatusOK, out)
 }

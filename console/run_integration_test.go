@@ -421,7 +421,28 @@ func TestIntegrationAPIFunnel(t *testing.T) {
 			}
 		})
 	}
+	// A page at a time: the next path leads through every row once.
+	var refs []string
+	for path := "/api/v1/funnel?" + period + "by=ref&limit=2"; path != ""; {
+		status, body, _ := c.do(t, "GET", path, "")
+		if status != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", path, status, body)
+		}
+		page := decode[struct {
+			Rows []row  `json:"rows"`
+			Next string `json:"next"`
+		}](t, body)
+		for _, r := range page.Rows {
+			refs = append(refs, r["ref"].(string))
+		}
+		path = page.Next
+	}
+	if diff := cmp.Diff([]string{"spring", "flyer-old", "summer"}, refs); diff != "" {
+		t.Errorf("funnel by ref, two a page (-want +got):\n%s", diff)
+	}
 	for _, q := range []struct{ query, field string }{
+		{"limit=0", "limit: "},
+		{"offset=-1", "offset: "},
 		{"from=yesterday", "from: "},
 		{"to=2026-03-01", "to: "},
 		{"from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", "to: must be after from"},
