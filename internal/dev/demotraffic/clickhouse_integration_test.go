@@ -129,6 +129,10 @@ func TestIntegrationRunChecksClickHouse(t *testing.T) {
 	if want := "funnel: ClickHouse matches the plan"; !strings.Contains(stdout, want) {
 		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}
+	// It ends with where to look.
+	if want := "Look at it in the console: http://127.0.0.1:8090/campaigns?period=custom&from=2025-11-03&to="; !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
+	}
 }
 
 // TestIntegrationCheckNamesExtraEvents adds to a plan's events one referral

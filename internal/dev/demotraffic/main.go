@@ -138,7 +138,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		password: getenv("CLICKHOUSE_PASSWORD"),
 		timeout:  *chTimeout,
 	}
-	return c.run(ctx, stdout, &expected)
+	if err := c.run(ctx, stdout, &expected); err != nil {
+		return err
+	}
+	// The console of make run, over the plan's days (:8090 listens on every address).
+	console := valueOr(getenv, "CONSOLE_ADDR", "127.0.0.1:8090")
+	if strings.HasPrefix(console, ":") {
+		console = "127.0.0.1" + console
+	}
+	fmt.Fprintf(stdout, "Look at it in the console: http://%s/campaigns?period=custom&from=%s&to=%s&tz=UTC\n", console,
+		time.UnixMilli(expected.FromMs).UTC().Format(time.DateOnly), time.UnixMilli(expected.ToMs-1).UTC().Format(time.DateOnly))
+	return nil
 }
 
 // waitIngestUp asks ingest's /healthz, beside target, until it answers 200
