@@ -1,6 +1,6 @@
 // Command console is reftrail's web console and JSON API for marketers: it
 // makes the tracked ig.me and m.me links (with their QR codes) and keeps them
-// in the ClickHouse catalog, and shows each campaign's funnel.
+// in the ClickHouse catalog, and shows the campaigns' results as charts.
 package main
 
 import (
