@@ -29,17 +29,16 @@ func (s *Store) DeadLetterCounts(ctx context.Context, from, to time.Time) ([]Dea
 	return out, err
 }
 
-// DeadLetterInfo is a dead letter without its bytes: where the raw record is,
-// why it failed, and how large it was. Nothing of the message itself.
+// DeadLetterInfo is a dead letter without its bytes: where the raw record is
+// and why it failed. Nothing of the message itself.
 type DeadLetterInfo struct {
 	RawTopic      string
 	RawPartition  int32
 	RawOffset     int64
 	Reason, Stage string
 	// Detail says what was wrong; it never quotes ids, text or refs.
-	Detail       string
-	ReceivedAt   time.Time
-	PayloadBytes uint64
+	Detail     string
+	ReceivedAt time.Time
 	// HeaderKeys are the raw record's header names (their values are not
 	// read).
 	HeaderKeys []string
@@ -62,7 +61,7 @@ func (s *Store) RecentDeadLetters(ctx context.Context, from, to time.Time, n int
 			d  DeadLetterInfo
 			ms int64
 		)
-		if err := scan(&d.RawTopic, &d.RawPartition, &d.RawOffset, &d.Reason, &d.Stage, &d.Detail, &ms, &d.PayloadBytes, &d.HeaderKeys); err != nil {
+		if err := scan(&d.RawTopic, &d.RawPartition, &d.RawOffset, &d.Reason, &d.Stage, &d.Detail, &ms, &d.HeaderKeys); err != nil {
 			return err
 		}
 		d.ReceivedAt = time.UnixMilli(ms).UTC()

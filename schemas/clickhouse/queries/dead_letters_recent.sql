@@ -6,10 +6,11 @@
 -- no expression there).
 --
 -- Result: raw_topic, raw_partition, raw_offset, reason, stage, detail,
--- received_time_ms, payload_bytes, header_keys; newest receipt first.
+-- received_time_ms, header_keys; newest receipt first.
 --
--- Never selects payload or header values: they hold (redacted) message
--- content, which no page shows. detail never quotes ids, text or refs
+-- Never reads payload or header values: they hold the (redacted) webhook and
+-- its signature, which no page shows, and the console's ClickHouse user may
+-- not select them (deploy/clickhouse/initdb). detail never quotes ids, text or refs
 -- (internal/meta). A raw record dead-lettered twice shows once, with its
 -- latest reason.
 SELECT
@@ -20,7 +21,6 @@ SELECT
     argMax(stage, inserted_at) AS stage,
     argMax(detail, inserted_at) AS detail,
     any(received_time_ms) AS received_ms,
-    argMax(length(payload), inserted_at) AS payload_bytes,
     argMax(header_keys, inserted_at) AS keys
 FROM dead_letters
 WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64}
