@@ -3,24 +3,19 @@ package chstore
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// DeadLetterCount is how many raw records were dead-lettered for a reason at a
-// stage.
-type DeadLetterCount struct {
-	Reason, Stage string
-	DeadLetters   uint64
-}
-
-// DeadLetterCounts runs queries/dead_letter_counts.sql: the raw records
-// received in [from, to) that were dead-lettered, by reason then stage.
+// DeadLetterCounts runs queries/dead_letter_counts.sql alone: the raw records
+// received in [from, to) that were dead-lettered, by reason then stage, as
+// PipelineHealth's DeadLetters without its per-minute reads.
 func (s *Store) DeadLetterCounts(ctx context.Context, from, to time.Time) ([]DeadLetterCount, error) {
 	var out []DeadLetterCount
-	err := s.read(ctx, "dead_letter_counts", map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli()}, 0, func(scan func(...any) error) error {
+	err := s.each(ctx, "dead_letter_counts", period(from, to), 0, func(rows driver.Rows) error {
 		var d DeadLetterCount
-		if err := scan(&d.Reason, &d.Stage, &d.DeadLetters); err != nil {
+		if err := rows.Scan(&d.Reason, &d.Stage, &d.DeadLetters); err != nil {
 			return err
 		}
 		out = append(out, d)
@@ -55,13 +50,12 @@ func (s *Store) RecentDeadLetters(ctx context.Context, from, to time.Time, n int
 		return nil, fmt.Errorf("recent dead letters: n %d out of 1..%d", n, MaxRecentDeadLetters)
 	}
 	var out []DeadLetterInfo
-	params := map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli()}
-	err := s.read(ctx, "dead_letters_recent", params, n, func(scan func(...any) error) error {
+	err := s.each(ctx, "dead_letters_recent", period(from, to), n, func(rows driver.Rows) error {
 		var (
 			d  DeadLetterInfo
 			ms int64
 		)
-		if err := scan(&d.RawTopic, &d.RawPartition, &d.RawOffset, &d.Reason, &d.Stage, &d.Detail, &ms, &d.HeaderKeys); err != nil {
+		if err := rows.Scan(&d.RawTopic, &d.RawPartition, &d.RawOffset, &d.Reason, &d.Stage, &d.Detail, &ms, &d.HeaderKeys); err != nil {
 			return err
 		}
 		d.ReceivedAt = time.UnixMilli(ms).UTC()
@@ -69,34 +63,4 @@ func (s *Store) RecentDeadLetters(ctx context.Context, from, to time.Time, n int
 		return nil
 	})
 	return out, err
-}
-
-// read runs the query file name with params, LIMIT limit when above 0, and
-// calls row for each row.
-func (s *Store) read(ctx context.Context, name string, params map[string]any, limit int, row func(scan func(...any) error) error) error {
-	text, err := Query(name)
-	if err != nil {
-		return err
-	}
-	q, err := BindQuery(text, params)
-	if err != nil {
-		return err
-	}
-	if limit > 0 {
-		q += "\nLIMIT " + strconv.Itoa(limit)
-	}
-	rows, err := s.queries.Query(ctx, q)
-	if err != nil {
-		return fmt.Errorf("running %s: %w", name, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", name, err)
-	}
-	return nil
 }
