@@ -1,10 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"html/template"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 const topCampaigns = 5
 
 // overviewPageData is the overview: links opened per day, the campaigns that
-// convert best, and the pipeline's dead letters, for a period.
+// convert best, and the pipeline's health, for a period.
 type overviewPageData struct {
 	Period period
 	// CampaignsURL and DeadLettersURL show the same period on those pages.
@@ -26,6 +24,7 @@ type overviewPageData struct {
 	DailyChart                   template.HTML
 	Top                          []chstore.FunnelRow
 	TopChart                     template.HTML
+	Health                       healthView
 	DeadLetters                  []chstore.DeadLetterCount
 }
 
@@ -43,35 +42,30 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request) {
 	data := overviewPageData{Period: p, CampaignsURL: template.URL("/campaigns?" + q), DeadLettersURL: template.URL("/dead-letters?" + q)}
 	ctx := r.Context()
 
-	daily, err := s.store.ReferralsDaily(ctx, p.Start, p.End, "campaign")
+	days, err := s.store.ReferralsPerDay(ctx, p.Start, p.End, p.Loc)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	// ReferralsDaily counts UTC days: the period's instants, bucketed by UTC
-	// date.
-	data.DayZone = "UTC"
-	perDay := map[string]uint64{}
-	for _, d := range daily {
-		perDay[d.Day.Format(time.DateOnly)] += d.Referrals
-	}
-	for d := utcMidnight(p.Start); d.Before(p.End); d = d.AddDate(0, 0, 1) {
-		data.Daily = append(data.Daily, dayCount{Day: d, Label: d.Format("Mon 2 Jan"), Referrals: perDay[d.Format(time.DateOnly)]})
+	data.DayZone = p.TZ
+	for _, d := range days {
+		data.Daily = append(data.Daily, dayCount{Day: d.Day, Label: d.Day.Format("Mon 2 Jan"), Referrals: d.Referrals})
 	}
 	data.DailyChart = dailyChart("daily-chart", "Links opened per day ("+data.DayZone+")", "Day ("+data.DayZone+")", data.Daily)
 
-	funnel, err := s.store.Funnel(ctx, p.Start, p.End, "campaign")
+	if data.Top, err = s.store.TopCampaigns(ctx, p.Start, p.End, topCampaigns); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	data.TopChart = conversionChart(data.Top)
+
+	health, err := s.store.PipelineHealth(ctx, p.Start, p.End)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	data.Top = rankByConversion(funnel, topCampaigns)
-	data.TopChart = conversionChart(data.Top)
-
-	if data.DeadLetters, err = s.store.DeadLetterCounts(ctx, p.Start, p.End); err != nil {
-		s.pageError(w, r, err)
-		return
-	}
+	data.Health = newHealthView(health, p, time.Now())
+	data.DeadLetters = health.DeadLetters
 	status := http.StatusOK
 	if p.Error != "" {
 		status = http.StatusBadRequest
@@ -79,28 +73,103 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, status, "overview", "Overview", data)
 }
 
-func utcMidnight(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+// healthView is the overview's pipeline panel: how fresh the data is, and
+// events per minute over the period.
+type healthView struct {
+	LastReceivedAt, LastInsertedAt time.Time
+	ReceivedAgo, InsertedAgo       string
+	// FreshnessP50 and P99 are receipt-to-storage delays in seconds: the
+	// worst of the period's minutes.
+	FreshnessP50, FreshnessP99 string
+	Events, PeakPerMinute      uint64
+	// Per is the width of the chart's points ("2 hours").
+	Per         string
+	MinuteChart template.HTML
 }
 
-// rankByConversion orders rows by conversion (wrote / opened), then by
-// openings, then by name, and keeps the first n.
-func rankByConversion(rows []chstore.FunnelRow, n int) []chstore.FunnelRow {
-	out := slices.Clone(rows)
-	slices.SortFunc(out, func(a, b chstore.FunnelRow) int {
-		if c := cmp.Compare(b.ConversedRate, a.ConversedRate); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.Referrals, a.Referrals); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
-	if len(out) > n {
-		out = out[:n]
+// healthBuckets are the widths of the events chart's points, the narrowest
+// that keeps the chart to maxHealthPoints points: a week has 10080 minutes.
+var healthBuckets = []struct {
+	minutes int
+	label   string
+}{
+	{1, "minute"}, {5, "5 minutes"}, {15, "15 minutes"}, {30, "30 minutes"}, {60, "hour"},
+	{120, "2 hours"}, {240, "4 hours"}, {360, "6 hours"}, {720, "12 hours"}, {1440, "day"},
+}
+
+const maxHealthPoints = 100
+
+func newHealthView(h chstore.PipelineHealth, p period, now time.Time) healthView {
+	v := healthView{LastReceivedAt: h.LastReceivedAt, LastInsertedAt: h.LastInsertedAt,
+		ReceivedAgo: ago(now, h.LastReceivedAt), InsertedAgo: ago(now, h.LastInsertedAt)}
+	var p50, p99 int64
+	for _, m := range h.Minutes {
+		v.Events += m.Events
+		v.PeakPerMinute = max(v.PeakPerMinute, m.Events)
+		p50, p99 = max(p50, m.FreshnessP50), max(p99, m.FreshnessP99)
 	}
-	return out
+	v.FreshnessP50, v.FreshnessP99 = span(time.Duration(p50)*time.Second), span(time.Duration(p99)*time.Second)
+	if len(h.Minutes) == 0 {
+		return v
+	}
+	minutes := int(p.End.Sub(p.Start) / time.Minute)
+	bucket := healthBuckets[len(healthBuckets)-1]
+	for _, b := range healthBuckets {
+		if minutes/b.minutes <= maxHealthPoints {
+			bucket = b
+			break
+		}
+	}
+	sums := make([]uint64, (minutes+bucket.minutes-1)/bucket.minutes)
+	for _, m := range h.Minutes {
+		if i := int(m.Minute.Sub(p.Start)/time.Minute) / bucket.minutes; i >= 0 && i < len(sums) {
+			sums[i] += m.Events
+		}
+	}
+	c := chart.Line{ID: "events-chart", Title: "Events received per " + bucket.label, XLabel: "Time (" + p.TZ + ")", YLabel: "Events per " + bucket.label,
+		Series: []chart.Series{{Name: "Events"}}}
+	short := "15:04"
+	if minutes > 24*60 {
+		short = "2 Jan"
+	}
+	for i, sum := range sums {
+		at := p.Start.Add(time.Duration(i*bucket.minutes) * time.Minute).In(p.Loc)
+		c.Labels = append(c.Labels, at.Format("Mon 2 Jan 15:04"))
+		c.Short = append(c.Short, at.Format(short))
+		c.Series[0].Values = append(c.Series[0].Values, float64(sum))
+	}
+	v.Per, v.MinuteChart = bucket.label, c.SVG()
+	return v
+}
+
+// ago says how long before now t was, in words: "3 minutes".
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return span(now.Sub(t))
+}
+
+// span says d in words, in its largest whole unit: "1 hour", "2 days".
+func span(d time.Duration) string {
+	units := []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}}
+	for _, u := range units {
+		// Two of a unit before switching to it, so 90 minutes stays minutes.
+		if n := int(d / u.d); n >= 2 || (n == 1 && u.d == time.Second) {
+			return plural(n, u.name)
+		}
+	}
+	return plural(int(d/time.Second), "second")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
 }
 
 // dailyChart draws days as columns.

@@ -34,6 +34,8 @@ var nav = []navItem{
 	{"/overview", "Overview"},
 	{"/campaigns", "Campaigns"},
 	{"/links", "Links"},
+	{"/participants", "People"},
+	{"/windows", "Open windows"},
 	{"/dead-letters", "Dead letters"},
 }
 
@@ -58,7 +60,7 @@ func parsePages() (pages, error) {
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"list":    func(v ...string) []string { return v },
 	}
-	for _, name := range []string{"overview", "campaigns", "links", "dead-letters", "login"} {
+	for _, name := range []string{"overview", "campaigns", "links", "participant", "windows", "dead-letters", "login"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "web/templates/base.html", "web/templates/period.html", "web/templates/"+name+".html")
 		if err != nil {
 			return pages{}, fmt.Errorf("parsing page %s: %w", name, err)

@@ -479,3 +479,84 @@ func TestIntegrationChartsInChromium(t *testing.T) {
 	b.screenshot(t, dir, "console-overview-phone.png")
 	b.check(t)
 }
+
+// TestIntegrationLookupInChromium picks a person on the open windows page,
+// looks them up, types another's ids into the lookup form, and reads the
+// overview's pipeline health, over the people of newWindowsData.
+func TestIntegrationLookupInChromium(t *testing.T) {
+	t.Parallel()
+	c := startConsole(t, nil)
+	u, _ := url.Parse(c.base)
+	b := newBrowser(t, u.Host)
+	dir := t.TempDir()
+	d := newWindowsData()
+	insertWindowsData(t, c, d)
+
+	b.visit(t, c.base, "/windows?platform=instagram&account_id=ig-1", "table.windows")
+	rows := b.table(t, "table.windows tbody tr")
+	if len(rows) != 2 || rows[0][0] != "p1" || rows[0][1] != "24 hours" || rows[1][0] != "p2" || rows[1][1] != "7 days (ad)" {
+		t.Errorf("open windows of ig-1 = %q, want p1 (24 hours) then p2 (7 days)", rows)
+	}
+	b.screenshot(t, dir, "console-windows.png")
+	b.check(t)
+
+	// Pick p1: the lookup shows their latest and first link and the history.
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(`table.windows a`)), chromedp.WaitVisible(chromedp.ID("timeline"))); err != nil {
+		t.Fatalf("picking p1: %v", err)
+	}
+	texts, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`["latest-ref", "first-ref", "window"].map(id => document.getElementById(id).textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(texts[0], "spring SHORTLINK") || !strings.HasPrefix(texts[1], "winter SHORTLINK") || !strings.HasPrefix(texts[2], "open (24 hours") {
+		t.Errorf("p1's latest, first and window read %q", texts)
+	}
+	timeline, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#timeline li strong, #timeline li code")).map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"Opened a link", "winter", "Opened a link", "spring"}, timeline); diff != "" {
+		t.Errorf("p1's timeline (-want +got):\n%s", diff)
+	}
+	b.screenshot(t, dir, "console-participant.png")
+	b.check(t)
+
+	// Type p2's ids: the ad that brought them.
+	err = chromedp.Do(b.ctx,
+		chromedp.Navigate(c.base+"/participants"),
+		chromedp.WaitVisible(chromedp.ID("participant_id")),
+		chromedp.SetValue(chromedp.ID("platform"), "instagram"),
+		chromedp.SendKeys(chromedp.ID("account_id"), "ig-1"),
+		chromedp.SendKeys(chromedp.ID("participant_id"), "p2"),
+		chromedp.Submit(chromedp.ID("participant_id")),
+		chromedp.WaitVisible(chromedp.ID("timeline")),
+	)
+	if err != nil {
+		t.Fatalf("looking up p2: %v", err)
+	}
+	if latest, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID("latest-ref"))); err != nil || !strings.HasPrefix(strings.Join(strings.Fields(latest), " "), "no ref ADS, ad ad-9") {
+		t.Errorf("p2's latest referral reads %q (%v)", latest, err)
+	}
+	b.check(t)
+	// An unknown person: 404, with words.
+	b.visit(t, c.base, "/participants?platform=instagram&account_id=ig-1&participant_id=nobody", "#lookup-error")
+	b.check(t, "status of 404 (Not Found)")
+
+	b.visit(t, c.base, "/overview?period=7d&tz=UTC", "#events-chart")
+	total, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID("events-total")))
+	if err != nil || total != strconv.Itoa(len(d.evs)) {
+		t.Errorf("events received in 7 days: %q (%v), want %d", total, err, len(d.evs))
+	}
+	// 7 days in 84 points of 2 hours.
+	points := b.drawn(t, "events-chart")
+	sum := 0
+	for _, p := range points {
+		v, _ := strconv.Atoi(p[strings.LastIndex(p, "|")+1:])
+		sum += v
+	}
+	if len(points) != 84 || sum != len(d.evs) {
+		t.Errorf("events chart: %d points adding up to %d events, want 84 points and %d", len(points), sum, len(d.evs))
+	}
+	b.screenshot(t, dir, "console-overview-health.png")
+	b.check(t)
+}

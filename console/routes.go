@@ -26,6 +26,8 @@ func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger
 	mux.Handle("GET /links", s.page(s.linksPage))
 	mux.Handle("POST /links", s.page(s.createLinkForm))
 	mux.Handle("GET /campaigns", s.page(s.campaignsPage))
+	mux.Handle("GET /participants", s.page(s.participantPage))
+	mux.Handle("GET /windows", s.page(s.windowsPage))
 	mux.Handle("GET /dead-letters", s.page(s.deadLettersPage))
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.login)
@@ -42,6 +44,8 @@ func NewServer(cfg Config, store *chstore.Store, m *metrics, logger *slog.Logger
 	mux.Handle("GET /api/v1/links/{ref}/qr.png", s.api(s.qrPNG))
 	mux.Handle("GET /api/v1/links/{ref}/qr.svg", s.api(s.qrSVG))
 	mux.Handle("GET /api/v1/funnel", s.api(s.funnelAPI))
+	mux.Handle("GET /api/v1/participants/{platform}/{account_id}/{participant_id}", s.api(s.participantAPI))
+	mux.Handle("GET /api/v1/windows", s.api(s.windowsAPI))
 	mux.HandleFunc("GET /api/v1/openapi.yaml", s.openAPI)
 
 	return s.instrument(s.crossOrigin.Handler(s.securityHeaders(apiErrors(mux)))), nil
