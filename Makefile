@@ -7,7 +7,7 @@ SERVICES := ./ingest ./enrich ./sink ./console ./notify
 .PHONY: build run demo receiver test bench bench-e2e bench-reads fuzz clean
 
 build:
-	$(GO) build -o bin/ $(SERVICES) ./internal/dev/devstack ./internal/dev/demotraffic ./internal/cmd/chquery ./examples/webhook-receiver
+	$(GO) build -o bin/ $(SERVICES) ./internal/dev/devstack ./internal/dev/demotraffic ./reftrailctl ./examples/webhook-receiver
 
 # The whole stack on this machine: Kafka, ClickHouse, ingest, enrich, sink,
 # the console (it prints the console's address), and notify when NOTIFY_URLS

@@ -138,3 +138,19 @@ func checkUnsigned(n uint64, bits int, signed bool) (string, error) {
 	}
 	return strconv.FormatUint(n, 10), nil
 }
+
+// QueryNames returns the names Query accepts, sorted.
+func QueryNames() ([]string, error) {
+	entries, err := fs.ReadDir(schemas.ClickHouse, "clickhouse/queries")
+	if err != nil {
+		return nil, fmt.Errorf("listing queries: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".sql"); ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}

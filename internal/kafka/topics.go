@@ -11,6 +11,9 @@ const (
 	DefaultEventsTopic = "reftrail.events.v1"
 	// DefaultDLQTopic keeps raw records that could not be decoded (DLQ_TOPIC).
 	DefaultDLQTopic = "meta.webhooks.dlq"
+	// DefaultDeletionTopic records Meta's data deletion requests and their
+	// status, keyed by confirmation code (DELETION_TOPIC).
+	DefaultDeletionTopic = "reftrail.deletion.requests"
 )
 
 // RawTopicFromEnv reads RAW_TOPIC.
@@ -26,6 +29,11 @@ func EventsTopicFromEnv(env *config.Env) string {
 // DLQTopicFromEnv reads DLQ_TOPIC.
 func DLQTopicFromEnv(env *config.Env) string {
 	return env.String("DLQ_TOPIC", DefaultDLQTopic)
+}
+
+// DeletionTopicFromEnv reads DELETION_TOPIC.
+func DeletionTopicFromEnv(env *config.Env) string {
+	return env.String("DELETION_TOPIC", DefaultDeletionTopic)
 }
 
 // TopicSetting is a topic a service was configured with and the variable

@@ -1,0 +1,9 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/reftrail/reftrail/internal/dev/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
