@@ -6,9 +6,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/reftrail/reftrail/internal/derive"
 	"github.com/reftrail/reftrail/internal/dev/kafkatest"
 	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/dev/traffic"
+	"github.com/reftrail/reftrail/internal/eventcodec"
 )
 
 // BenchmarkEnrichVsDecodeEncode measures, in the same run, events per second
@@ -27,15 +29,19 @@ func BenchmarkEnrichVsDecodeEncode(b *testing.B) {
 		bodies = append(bodies, w.Body)
 	}
 	wantEvents := plan.Expected().TotalEvents
-	proc := newTestProcessor(b)
+	codec, err := eventcodec.NewCodec()
+	if err != nil {
+		b.Fatal(err)
+	}
+	proc := &derive.Processor{Codec: codec, EventsTopic: eventsTopic, DLQTopic: dlqTopic}
 
 	var limit, endToEnd float64
 	for range b.N {
 		start := time.Now()
 		events := 0
 		for i, body := range bodies {
-			o := proc.process(&kgo.Record{Value: body, Offset: int64(i), Timestamp: start})
-			events += len(o.events)
+			o := proc.Process(&kgo.Record{Value: body, Offset: int64(i), Timestamp: start})
+			events += len(o.Events)
 		}
 		limit = float64(events) / time.Since(start).Seconds()
 		if events != wantEvents {

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/backoff"
+	"github.com/reftrail/reftrail/internal/derive"
 	"github.com/reftrail/reftrail/internal/eventcodec"
 	"github.com/reftrail/reftrail/internal/kafka"
 )
@@ -168,7 +169,7 @@ func (e *enricher) session(ctx context.Context, codec *eventcodec.Codec) error {
 	if err := limits.LoadRetrying(ctx, sess.Client(), e.logger, e.cfg.EventsTopic, e.cfg.DLQTopic); err != nil {
 		return err
 	}
-	proc := &processor{codec: codec, eventsTopic: e.cfg.EventsTopic, dlqTopic: e.cfg.DLQTopic, fits: limits.Fits}
+	proc := &derive.Processor{Codec: codec, EventsTopic: e.cfg.EventsTopic, DLQTopic: e.cfg.DLQTopic, Fits: limits.Fits}
 	e.client.Store(sess.Client())
 	defer e.client.Store(nil)
 
@@ -203,7 +204,7 @@ func (e *enricher) session(ctx context.Context, codec *eventcodec.Codec) error {
 // transact processes one polled batch in one transaction with its consumed
 // offsets, so every raw record's events and dead letter commit together with
 // the record's offset, or none of them do.
-func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession, proc *processor, fetches kgo.Fetches) (bool, error) {
+func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession, proc *derive.Processor, fetches kgo.Fetches) (bool, error) {
 	start := time.Now()
 	if err := sess.Begin(); err != nil {
 		return false, fmt.Errorf("beginning transaction: %w", err)
@@ -215,12 +216,12 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		mu         sync.Mutex
 		produceErr error
 		tooLarge   bool
-		outcomes   = make([]outcome, 0, fetches.NumRecords())
+		outcomes   = make([]derive.Outcome, 0, fetches.NumRecords())
 	)
 	fetches.EachRecord(func(raw *kgo.Record) {
-		o := proc.handle(raw)
+		o := proc.Handle(raw)
 		outcomes = append(outcomes, o)
-		for _, rec := range o.records {
+		for _, rec := range o.Records {
 			sess.Produce(endCtx, rec, func(_ *kgo.Record, err error) {
 				if err == nil {
 					return
@@ -270,22 +271,22 @@ func (e *enricher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 }
 
 // record updates the metrics for a committed transaction.
-func (e *enricher) record(outcomes []outcome, fetches kgo.Fetches, start, now time.Time) {
+func (e *enricher) record(outcomes []derive.Outcome, fetches kgo.Fetches, start, now time.Time) {
 	m := e.metrics
 	m.consumed.Add(float64(len(outcomes)))
 	for _, o := range outcomes {
-		for i := range o.events {
-			m.produced.WithLabelValues(string(o.events[i].Kind), string(o.events[i].Platform)).Inc()
+		for i := range o.Events {
+			m.produced.WithLabelValues(string(o.Events[i].Kind), string(o.Events[i].Platform)).Inc()
 		}
-		if o.dlq != "" {
-			m.deadLetters.WithLabelValues(o.dlq).Inc()
+		if o.DLQ != "" {
+			m.deadLetters.WithLabelValues(o.DLQ).Inc()
 		}
-		for typ, n := range o.result.Skipped {
+		for typ, n := range o.Result.Skipped {
 			m.skipped.WithLabelValues(typ).Add(float64(n))
 		}
-		m.invalidRefs.Add(float64(o.result.InvalidRefs))
-		if o.receivedTime > 0 {
-			m.latencySeconds.Observe(now.Sub(time.UnixMilli(o.receivedTime)).Seconds())
+		m.invalidRefs.Add(float64(o.Result.InvalidRefs))
+		if o.ReceivedTime > 0 {
+			m.latencySeconds.Observe(now.Sub(time.UnixMilli(o.ReceivedTime)).Seconds())
 		}
 	}
 	m.batchSeconds.Observe(now.Sub(start).Seconds())

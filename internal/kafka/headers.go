@@ -42,6 +42,16 @@ const (
 	HeaderNotifyEventTime  = "reftrail-notify-event-time"
 	HeaderNotifyLastStatus = "reftrail-notify-last-status"
 	HeaderNotifyLastReason = "reftrail-notify-last-reason"
+
+	// HeaderReplayedAt marks a raw record that reftrailctl replay dlq sent
+	// back from the DLQ (Unix ms, decimal). enrich marks the stage of such a
+	// record's dead letter, and replay dlq never sends it back again, so a
+	// payload that still fails reaches the DLQ once more, not in a loop.
+	HeaderReplayedAt = "reftrail-replayed-at"
+	// HeaderReplayedFrom is the DLQ position ("partition/offset") a replayed
+	// record was sent back from; it follows the record into a new dead
+	// letter, so replay dlq knows that dead letter's original was replayed.
+	HeaderReplayedFrom = "reftrail-replayed-from"
 )
 
 // ReceivedAt returns when ingest accepted the POST behind a record, from its
@@ -55,4 +65,14 @@ func ReceivedAt(headers []kgo.RecordHeader) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Replayed reports whether headers carry HeaderReplayedAt.
+func Replayed(headers []kgo.RecordHeader) bool {
+	for _, h := range headers {
+		if h.Key == HeaderReplayedAt {
+			return true
+		}
+	}
+	return false
 }

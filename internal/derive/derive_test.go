@@ -1,4 +1,4 @@
-package main
+package derive
 
 import (
 	"slices"
@@ -13,13 +13,19 @@ import (
 	"github.com/reftrail/reftrail/internal/kafka"
 )
 
-func newTestProcessor(t testing.TB) *processor {
+const (
+	rawTopic    = "meta.webhooks.raw"
+	eventsTopic = "reftrail.events.v1"
+	dlqTopic    = "meta.webhooks.dlq"
+)
+
+func newTestProcessor(t testing.TB) *Processor {
 	t.Helper()
 	codec, err := eventcodec.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &processor{codec: codec, eventsTopic: eventsTopic, dlqTopic: dlqTopic, fits: func(*kgo.Record) bool { return true }}
+	return &Processor{Codec: codec, EventsTopic: eventsTopic, DLQTopic: dlqTopic, Fits: func(*kgo.Record) bool { return true }}
 }
 
 const referralBody = `{"object":"page","entry":[{"id":"106000000000001","time":1763700000000,"messaging":[` +
@@ -43,26 +49,26 @@ func TestProcess(t *testing.T) {
 		wantValue   bool
 		wantRecords int
 	}{
-		{name: "good item produced, bad item dead-lettered", wantEvents: 1, wantDLQ: "missing_sender", wantStage: stageDecode, wantValue: true, wantRecords: 2},
-		{name: "an event over the events topic's limit", tooLarge: []string{eventsTopic}, wantDLQ: reasonRecordTooLarge, wantStage: stageProduce, wantValue: true, wantRecords: 1},
-		{name: "the dead letter over the DLQ topic's limit too", tooLarge: []string{eventsTopic, dlqTopic}, wantDLQ: reasonRecordTooLarge, wantStage: stageProduce, wantValue: false, wantRecords: 1},
+		{name: "good item produced, bad item dead-lettered", wantEvents: 1, wantDLQ: "missing_sender", wantStage: StageDecode, wantValue: true, wantRecords: 2},
+		{name: "an event over the events topic's limit", tooLarge: []string{eventsTopic}, wantDLQ: ReasonRecordTooLarge, wantStage: StageProduce, wantValue: true, wantRecords: 1},
+		{name: "the dead letter over the DLQ topic's limit too", tooLarge: []string{eventsTopic, dlqTopic}, wantDLQ: ReasonRecordTooLarge, wantStage: StageProduce, wantValue: false, wantRecords: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p.fits = func(r *kgo.Record) bool { return !slices.Contains(tt.tooLarge, r.Topic) }
-			o := p.handle(raw)
-			if len(o.events) != tt.wantEvents || len(o.records) != tt.wantRecords || o.dlq != tt.wantDLQ {
-				t.Fatalf("got %d events, %d records, dlq %q; want %d, %d, %q", len(o.events), len(o.records), o.dlq, tt.wantEvents, tt.wantRecords, tt.wantDLQ)
+			p.Fits = func(r *kgo.Record) bool { return !slices.Contains(tt.tooLarge, r.Topic) }
+			o := p.Handle(raw)
+			if len(o.Events) != tt.wantEvents || len(o.Records) != tt.wantRecords || o.DLQ != tt.wantDLQ {
+				t.Fatalf("got %d events, %d records, dlq %q; want %d, %d, %q", len(o.Events), len(o.Records), o.DLQ, tt.wantEvents, tt.wantRecords, tt.wantDLQ)
 			}
-			if o.receivedTime != 1763700001234 {
-				t.Errorf("receivedTime = %d, want the header's 1763700001234", o.receivedTime)
+			if o.ReceivedTime != 1763700001234 {
+				t.Errorf("receivedTime = %d, want the header's 1763700001234", o.ReceivedTime)
 			}
-			for _, e := range o.events {
+			for _, e := range o.Events {
 				if e.ReceivedTime != 1763700001234 || e.RawPartition != 2 || e.RawOffset != 41 {
 					t.Errorf("event lineage = %d %d/%d, want 1763700001234 2/41", e.ReceivedTime, e.RawPartition, e.RawOffset)
 				}
 			}
-			dl := o.records[len(o.records)-1]
+			dl := o.Records[len(o.Records)-1]
 			if dl.Topic != dlqTopic || string(dl.Key) != string(raw.Key) {
 				t.Fatalf("last record topic %q key %q, want the DLQ with the raw key", dl.Topic, dl.Key)
 			}
@@ -91,12 +97,12 @@ func TestProcess(t *testing.T) {
 
 func TestProcessKeysEventsByParticipant(t *testing.T) {
 	p := newTestProcessor(t)
-	o := p.process(&kgo.Record{Value: []byte(referralBody)})
-	if got, want := string(o.records[0].Key), "messenger:106000000000001:2400000000000001"; got != want {
+	o := p.Process(&kgo.Record{Value: []byte(referralBody)})
+	if got, want := string(o.Records[0].Key), "messenger:106000000000001:2400000000000001"; got != want {
 		t.Errorf("event key = %q, want %q", got, want)
 	}
-	if o.records[0].Topic != eventsTopic {
-		t.Errorf("event topic = %q, want %q", o.records[0].Topic, eventsTopic)
+	if o.Records[0].Topic != eventsTopic {
+		t.Errorf("event topic = %q, want %q", o.Records[0].Topic, eventsTopic)
 	}
 }
 
@@ -112,9 +118,41 @@ func TestReceivedTimeFallsBackToRecordTimestamp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := receivedTime(&kgo.Record{Headers: tt.headers, Timestamp: time.UnixMilli(1763700009999)})
+			got := ReceivedTime(&kgo.Record{Headers: tt.headers, Timestamp: time.UnixMilli(1763700009999)})
 			if got != tt.want {
 				t.Errorf("receivedTime = %s, want %d", strconv.FormatInt(got, 10), tt.want)
+			}
+		})
+	}
+}
+
+// TestProcessMarksReplayedDeadLetters checks that a replayed record that still
+// fails is dead-lettered with a stage replay dlq recognises, and that an
+// ordinary one keeps its plain stage.
+func TestProcessMarksReplayedDeadLetters(t *testing.T) {
+	p := newTestProcessor(t)
+	tests := []struct {
+		name    string
+		headers []kgo.RecordHeader
+		want    string
+	}{
+		{name: "first failure", want: StageDecode},
+		{name: "replayed", headers: []kgo.RecordHeader{{Key: kafka.HeaderReplayedAt, Value: []byte("1763700000000")}}, want: StageDecode + ReplayedSuffix},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := p.Process(&kgo.Record{Value: []byte("{"), Headers: tt.headers})
+			if len(o.Records) != 1 {
+				t.Fatalf("got %d records, want one dead letter", len(o.Records))
+			}
+			var stage string
+			for _, h := range o.Records[0].Headers {
+				if h.Key == kafka.HeaderDLQStage {
+					stage = string(h.Value)
+				}
+			}
+			if stage != tt.want {
+				t.Errorf("stage = %q, want %q", stage, tt.want)
 			}
 		})
 	}
