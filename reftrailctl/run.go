@@ -23,7 +23,7 @@ type environment struct {
 }
 
 var commands = map[string]command{
-	"query":  {"run a dashboard query: query NAME [name=value ...]", runQuery},
+	"query": {"run a dashboard query: query NAME [name=value ...]", runQuery},
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
