@@ -115,7 +115,7 @@ func TestIntegrationErase(t *testing.T) {
 	// The aggregates read as if the person had never written.
 	type campaignRow struct {
 		Account, Ref, Day, Kind, Thread string
-		Events, Participants           uint64
+		Events, Participants            uint64
 	}
 	var campaign []campaignRow
 	r, err := e.conn.Query(ctx, "SELECT account_id, ref, toString(day), kind, thread, events, participants FROM campaign_daily ORDER BY account_id, day, ref, kind, thread")
