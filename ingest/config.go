@@ -2,6 +2,8 @@ package main
 
 import (
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/reftrail/reftrail/internal/config"
@@ -53,6 +55,14 @@ type Config struct {
 	// when it is full, POSTs get 503 again.
 	SpoolMaxBytes int64
 	LogLevel      slog.Level
+
+	// PublicURL is where people reach ingest from the internet
+	// (INGEST_PUBLIC_URL, e.g. https://hooks.example.com). Setting it turns
+	// on Meta's data deletion callback, POST /data-deletion, whose answer
+	// points at PublicURL/data-deletion/status/<code>. Default empty: off.
+	PublicURL string
+	// DeletionTopic records the data deletion requests (DELETION_TOPIC).
+	DeletionTopic string
 }
 
 func configFromEnv(getenv func(string) string) (Config, error) {
@@ -69,6 +79,16 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		SpoolDir:       env.String("SPOOL_DIR", ""),
 		SpoolMaxBytes:  env.Int("SPOOL_MAX_BYTES", 1<<30, 1<<20, 1<<50),
 		LogLevel:       obs.LogLevel(env),
+		PublicURL:      strings.TrimSuffix(env.String("INGEST_PUBLIC_URL", ""), "/"),
+		DeletionTopic:  kafka.DeletionTopicFromEnv(env),
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			env.Fail("INGEST_PUBLIC_URL", "must be an http:// or https:// URL without query, e.g. https://hooks.example.com")
+		}
+		kafka.RequireDistinctTopics(env,
+			kafka.TopicSetting{Variable: "RAW_TOPIC", Topic: c.RawTopic},
+			kafka.TopicSetting{Variable: "DELETION_TOPIC", Topic: c.DeletionTopic})
 	}
 	if c.SpoolDir != "" && c.SpoolMaxBytes < 2*(c.MaxBodyBytes+recordOverheadBytes) {
 		env.Fail("SPOOL_MAX_BYTES", "must hold at least two of the largest records, 2 × (MAX_BODY_BYTES + %d) = %d", recordOverheadBytes, 2*(c.MaxBodyBytes+recordOverheadBytes))

@@ -108,7 +108,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	ready := readyCheck(&topic, client, webhooks.spool, int(cfg.MaxBodyBytes))
 
-	public := httpserver.New(NewServer(webhooks), logger)
+	var deletions *deletionHandler
+	if cfg.PublicURL != "" {
+		var stop func()
+		if deletions, stop, err = newDeletionHandler(work, cfg, client, logger, reg); err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	public := httpserver.New(NewServer(webhooks, deletions), logger)
 	admin := httpserver.New(obs.AdminHandler(reg, ready, logger), logger)
 	serveErr := httpserver.ServeWhile(ctx, admin, cfg.MetricsAddr, logger, func(ctx context.Context) error {
 		return httpserver.ServeListener(ctx, public, newLimitListener(ln, maxConnections), logger)

@@ -550,6 +550,8 @@ func TestRunRejectsBadSettings(t *testing.T) {
 			want: `setting SPOOL_MAX_BYTES="2097152": must hold at least two of the largest records, 2 × (MAX_BODY_BYTES + 65536) = 8519680`},
 		{name: "metrics on the public port", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "INGEST_ADDR": ":8080", "METRICS_ADDR": ":8080"},
 			want: `setting METRICS_ADDR=":8080": must differ from INGEST_ADDR: /metrics and /readyz stay off the public port`},
+		{name: "public URL without scheme", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "INGEST_PUBLIC_URL": "hooks.example.com"}, want: `setting INGEST_PUBLIC_URL="hooks.example.com": must be an http:// or https:// URL without query, e.g. https://hooks.example.com`},
+		{name: "deletion topic is the raw topic", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "INGEST_PUBLIC_URL": "https://h.example", "DELETION_TOPIC": "meta.webhooks.raw"}, want: `setting DELETION_TOPIC="meta.webhooks.raw": must differ from RAW_TOPIC`},
 		{name: "unknown log level", env: map[string]string{"META_APP_SECRETS": "s", "META_VERIFY_TOKEN": "t", "LOG_LEVEL": "chatty"}, want: `setting LOG_LEVEL="chatty": must be one of debug, info, warn, error`},
 	}
 	for _, tt := range tests {

@@ -25,9 +25,9 @@ type Config struct {
 	// (DELETION_TOPIC, default reftrail.deletion.requests).
 	DeletionTopic string
 	ClickHouse    chstore.Config
-	// SchemaRegistryURL selects the Confluent framing for replayed events, as
-	// enrich's SCHEMA_REGISTRY_URL does; empty means single-object encoding.
-	SchemaRegistryURL string
+	// Registry selects the Confluent framing for replayed events, as enrich's
+	// SCHEMA_REGISTRY_* settings do; no URL means single-object encoding.
+	Registry eventcodec.RegistryConfig
 }
 
 func configFromEnv(getenv func(string) string) (Config, error) {
@@ -40,7 +40,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		DeletionTopic: kafka.DeletionTopicFromEnv(env),
 		ClickHouse:    chstore.ConfigFromEnv(env),
 
-		SchemaRegistryURL: eventcodec.RegistryURLFromEnv(env),
+		Registry: eventcodec.RegistryConfigFromEnv(env),
 	}
 	c.ClickHouse.ReadTimeout = queryTimeout
 	kafka.RequireDistinctTopics(env,

@@ -117,10 +117,10 @@ func printDLQSummary(env environment, sum replay.DLQSummary, dryRun bool, cfg Co
 // newCodec builds the event codec as enrich does: single-object encoding, or
 // the Confluent framing with the schema registered at SCHEMA_REGISTRY_URL.
 func newCodec(ctx context.Context, cfg Config) (*eventcodec.Codec, error) {
-	if cfg.SchemaRegistryURL == "" {
+	if cfg.Registry.URL == "" {
 		return eventcodec.NewCodec()
 	}
-	client, err := eventcodec.NewRegistryClient(cfg.SchemaRegistryURL)
+	client, err := eventcodec.NewRegistryClient(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}

@@ -198,6 +198,10 @@ type Topic struct {
 	// Retention creates the topic with this retention.ms; zero keeps the
 	// broker's default.
 	Retention time.Duration
+	// Compact creates the topic with cleanup.policy=compact: Kafka keeps the
+	// latest record of every key for good, for topics that hold a state per
+	// key (the deletion requests) rather than a stream.
+	Compact bool
 }
 
 // RawTopic is the raw topic as reftrail creates it: large records (webhook
@@ -231,6 +235,9 @@ func topicConfigs(t Topic, replication int16) map[string]*string {
 	}
 	if t.Retention > 0 {
 		set("retention.ms", strconv.FormatInt(t.Retention.Milliseconds(), 10))
+	}
+	if t.Compact {
+		set("cleanup.policy", "compact")
 	}
 	if replication >= minInsyncFrom {
 		set("min.insync.replicas", minInsyncReplicas)
