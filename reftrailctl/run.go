@@ -23,9 +23,10 @@ type environment struct {
 }
 
 var commands = map[string]command{
-	"query":  {"run a dashboard query: query NAME [name=value ...]", runQuery},
-	"replay": {"derive events again: replay raw --from T --to T | replay dlq [--reason R]", runReplay},
-	"erase":  {"remove one person's rows: erase --platform P --account A --participant ID", runErase},
+	"query":     {"run a dashboard query: query NAME [name=value ...]", runQuery},
+	"replay":    {"derive events again: replay raw --from T --to T | replay dlq [--reason R]", runReplay},
+	"deletions": {"Meta's data deletion requests: deletions process | deletions list", runDeletions},
+	"erase":     {"remove one person's rows: erase --platform P --account A --participant ID", runErase},
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -9,11 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -131,4 +133,76 @@ func Follow(ctx context.Context, client *kgo.Client, b *Book, logger *slog.Logge
 			b.Put(r)
 		})
 	}
+}
+
+// idleWait is how long ReadAll waits on a quiet topic before it counts it as
+// read: compaction leaves offsets no record fills, so the end offset may never
+// be reached by a record.
+const idleWait = 2 * time.Second
+
+// ReadAll reads topic from the start to its current end into a new Book.
+// client must consume nothing yet; ReadAll assigns it topic's partitions.
+func ReadAll(ctx context.Context, client *kgo.Client, topic string) (*Book, error) {
+	ends, err := kadm.NewClient(client).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
+	}
+	book := NewBook()
+	next := map[int32]int64{}
+	start := map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			start[o.Partition] = kgo.NewOffset().AtStart()
+			next[o.Partition] = 0
+		}
+	})
+	if len(start) == 0 {
+		return book, nil
+	}
+	client.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: start})
+	done := func() bool {
+		for p, n := range next {
+			if e, _ := ends.Lookup(topic, p); n < e.Offset {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		pollCtx, cancel := context.WithTimeout(ctx, idleWait)
+		fetches := client.PollFetches(pollCtx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var errs []error
+		fetches.EachError(func(_ string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				errs = append(errs, fmt.Errorf("reading %s/%d: %w", topic, p, err))
+			}
+		})
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		if fetches.NumRecords() == 0 {
+			break
+		}
+		var bad error
+		fetches.EachRecord(func(rec *kgo.Record) {
+			next[rec.Partition] = rec.Offset + 1
+			r, err := Parse(rec)
+			if err != nil {
+				bad = err
+				return
+			}
+			book.Put(r)
+		})
+		if bad != nil {
+			return nil, bad
+		}
+	}
+	return book, nil
 }
