@@ -150,6 +150,7 @@ func TestPrintUsage(t *testing.T) {
 				"app secrets:  dev-app-secret",
 				"clickhouse-client --host 127.0.0.1 --port 9000 --database reftrail --query",
 				"in another terminal, make demo sends",
+				"bin/reftrailctl query lists the dashboard queries",
 			},
 		},
 		{
@@ -166,6 +167,7 @@ func TestPrintUsage(t *testing.T) {
 				"verify token: from META_VERIFY_TOKEN (not printed)",
 				"app secrets:  from META_APP_SECRETS (not printed)",
 				"Console: http://127.0.0.1:18090/links (links, QR codes and campaign funnels; sign in with CONSOLE_TOKEN (not printed))",
+				"CLICKHOUSE_ADDR=127.0.0.1:19000 bin/reftrailctl query funnel from=7d",
 			},
 		},
 	}

@@ -199,10 +199,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if spoolDir == "" {
 		spoolDir = filepath.Join(*dataDir, "spool")
 	}
+	ingestEnv := map[string]string{"INGEST_ADDR": ingestAddr, "SPOOL_DIR": spoolDir}
+	// The data deletion callback answers with a status URL on ingest's
+	// public address; locally that is where ingest listens.
+	if getenv("INGEST_PUBLIC_URL") == "" {
+		ingestEnv["INGEST_PUBLIC_URL"] = "http://" + dialAddr(ingestAddr)
+	}
 	// Started in this order and stopped in reverse: consumers before what
 	// feeds them.
 	specs := []serviceSpec{
-		{name: "ingest", addrVar: "METRICS_ADDR", addr: *ingestMetricsAddr, env: map[string]string{"INGEST_ADDR": ingestAddr, "SPOOL_DIR": spoolDir}},
+		{name: "ingest", addrVar: "METRICS_ADDR", addr: *ingestMetricsAddr, env: ingestEnv},
 		{name: "enrich", addrVar: "METRICS_ADDR", addr: *enrichAddr},
 		{name: "sink", addrVar: "METRICS_ADDR", addr: *sinkAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr}},
 		{name: "console", addrVar: "METRICS_ADDR", addr: *consoleMetricsAddr, env: map[string]string{"CLICKHOUSE_ADDR": chAddr, "CONSOLE_ADDR": *consoleAddr}},
@@ -301,6 +307,18 @@ func printUsage(w io.Writer, getenv func(string) string, env map[string]string, 
 	fmt.Fprintf(w, `Query ClickHouse (database %s; the queries of schemas/clickhouse/queries/ run there), for example:
   %s --database %s --query 'SELECT kind, uniqExact(event_id) AS events FROM events GROUP BY kind ORDER BY kind'
 `, database, client, database)
+
+	// reftrailctl reads the services' variables; name those that differ from
+	// its defaults.
+	var ctlEnv []string
+	if brokers := env["KAFKA_BROKERS"]; brokers != "" && brokers != "127.0.0.1:9092" {
+		ctlEnv = append(ctlEnv, "KAFKA_BROKERS="+brokers)
+	}
+	if chAddr != "127.0.0.1:9000" {
+		ctlEnv = append(ctlEnv, "CLICKHOUSE_ADDR="+chAddr)
+	}
+	ctl := strings.Join(append(ctlEnv, "bin/reftrailctl"), " ")
+	fmt.Fprintf(w, "Operate (docs/operations.md): %s query lists the dashboard queries; %s query funnel from=7d runs one.\n", ctl, ctl)
 
 	demo := "make demo"
 	if chAddr != "127.0.0.1:9000" {
