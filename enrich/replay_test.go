@@ -17,8 +17,8 @@ import (
 // TestReplayDeadLettersThroughEnrich sends dead letters back with
 // replay.DeadLetters (reftrailctl replay dlq) while enrich runs: one that an
 // older decoder refused and today's decodes, which becomes its events; one
-// that still fails, which returns to the DLQ once, marked; and a second
-// replay that sends neither back again.
+// that still fails, which returns to the DLQ once, marked; a copy of a dead
+// letter, sent back once; and a second replay that sends neither back again.
 func TestReplayDeadLettersThroughEnrich(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	startEnrich(t, brokers, nil)
@@ -46,7 +46,9 @@ func TestReplayDeadLettersThroughEnrich(t *testing.T) {
 		{Key: kafka.HeaderRawPartition, Value: []byte("0")},
 		{Key: kafka.HeaderRawOffset, Value: []byte("99")},
 	}}
-	if err := cl.ProduceSync(context.Background(), old).FirstErr(); err != nil {
+	// Twice, as replay raw would dead-letter the same raw record again.
+	oldCopy := *old
+	if err := cl.ProduceSync(context.Background(), old, &oldCopy).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -55,8 +57,8 @@ func TestReplayDeadLettersThroughEnrich(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first replay: %v", err)
 	}
-	if sum.Read != 2 || sum.TotalSent() != 2 || sum.Sent["invalid_json"] != 1 || sum.Sent["missing_sender"] != 1 {
-		t.Fatalf("first replay = %+v, want both dead letters sent back", sum)
+	if sum.Read != 3 || sum.TotalSent() != 2 || sum.Sent["invalid_json"] != 1 || sum.Sent["missing_sender"] != 1 || sum.Copies != 1 {
+		t.Fatalf("first replay = %+v, want both raw records sent back once", sum)
 	}
 
 	// The fixed payload becomes its event, with the original receipt time.
@@ -65,9 +67,9 @@ func TestReplayDeadLettersThroughEnrich(t *testing.T) {
 		t.Fatalf("after replay: %d events, want 1", len(events))
 	}
 	// The still-broken one is dead-lettered once more, marked.
-	dead = readCommitted(t, brokers, dlqTopic, 3, time.Second)
-	if len(dead) != 3 {
-		t.Fatalf("after replay: %d dead letters, want 3", len(dead))
+	dead = readCommitted(t, brokers, dlqTopic, 4, time.Second)
+	if len(dead) != 4 {
+		t.Fatalf("after replay: %d dead letters, want 4", len(dead))
 	}
 	var marked []*kgo.Record
 	for _, r := range dead {
@@ -91,11 +93,11 @@ func TestReplayDeadLettersThroughEnrich(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second replay: %v", err)
 	}
-	if sum.Read != 3 || sum.TotalSent() != 0 || sum.AlreadyReplayed != 2 || sum.OtherReason != 1 {
-		t.Errorf("second replay = %+v, want nothing sent: 2 already replayed, 1 of another reason", sum)
+	if sum.Read != 4 || sum.TotalSent() != 0 || sum.AlreadyReplayed != 2 || sum.OtherReason != 2 {
+		t.Errorf("second replay = %+v, want nothing sent: 2 already replayed, 2 of another reason", sum)
 	}
 	time.Sleep(time.Second)
-	if n := len(readCommitted(t, brokers, dlqTopic, 3, 500*time.Millisecond)); n != 3 {
-		t.Errorf("after the second replay: %d dead letters, want still 3", n)
+	if n := len(readCommitted(t, brokers, dlqTopic, 4, 500*time.Millisecond)); n != 4 {
+		t.Errorf("after the second replay: %d dead letters, want still 4", n)
 	}
 }

@@ -109,11 +109,27 @@ func listQueries(w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		first, _, _ := strings.Cut(text, "\n")
-		summary := strings.TrimPrefix(strings.TrimPrefix(first, "-- "), name+": ")
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, strings.Join(declaredNames(text), " "), summary)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, strings.Join(declaredNames(text), " "), summary(name, text))
 	}
 	return tw.Flush()
+}
+
+// summary is the first sentence of a query's header comment, which says what
+// it answers.
+func summary(name, text string) string {
+	var words []string
+	for _, line := range strings.Split(text, "\n") {
+		line, ok := strings.CutPrefix(strings.TrimSpace(line), "--")
+		if !ok || strings.TrimSpace(line) == "" {
+			break
+		}
+		words = append(words, strings.Fields(line)...)
+	}
+	s := strings.TrimPrefix(strings.Join(words, " "), name+": ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	return s
 }
 
 // cell renders one scanned value of a column of type dbType: NULL for a null,
@@ -138,7 +154,8 @@ func cell(v reflect.Value, dbType string) string {
 // placeholder matches a query parameter, {name:Type}.
 var placeholder = regexp.MustCompile(`\{(\w+):(\w+)\}`)
 
-// declaredNames lists a query's parameters in their first order of use.
+// declaredNames lists a query's parameters: the period's ends first, then in
+// their order of use.
 func declaredNames(query string) []string {
 	var names []string
 	for _, m := range placeholder.FindAllStringSubmatch(query, -1) {
@@ -146,6 +163,16 @@ func declaredNames(query string) []string {
 			names = append(names, m[1])
 		}
 	}
+	rank := func(n string) int {
+		switch {
+		case strings.HasPrefix(n, "from_"):
+			return 0
+		case strings.HasPrefix(n, "to_"):
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return rank(a) - rank(b) })
 	return names
 }
 

@@ -106,6 +106,9 @@ func printDLQSummary(env environment, sum replay.DLQSummary, dryRun bool, cfg Co
 	if sum.AlreadyReplayed > 0 {
 		fmt.Fprintf(env.stdout, "  skipped, already replayed once and failed again: %d\n", sum.AlreadyReplayed)
 	}
+	if sum.Copies > 0 {
+		fmt.Fprintf(env.stdout, "  skipped, another dead letter of a raw record already sent: %d\n", sum.Copies)
+	}
 	if sum.OtherReason > 0 {
 		fmt.Fprintf(env.stdout, "  skipped, another reason: %d\n", sum.OtherReason)
 	}

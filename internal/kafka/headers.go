@@ -48,9 +48,10 @@ const (
 	// record's dead letter, and replay dlq never sends it back again, so a
 	// payload that still fails reaches the DLQ once more, not in a loop.
 	HeaderReplayedAt = "reftrail-replayed-at"
-	// HeaderReplayedFrom is the DLQ position ("partition/offset") a replayed
-	// record was sent back from; it follows the record into a new dead
-	// letter, so replay dlq knows that dead letter's original was replayed.
+	// HeaderReplayedFrom names the raw record ("partition/offset" in the raw
+	// topic, from the dead letter's lineage) a replayed record was first
+	// made of; it follows the record into a new dead letter, so replay dlq
+	// knows that raw record's dead letters were replayed and failed again.
 	HeaderReplayedFrom = "reftrail-replayed-from"
 )
 

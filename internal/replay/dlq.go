@@ -32,6 +32,9 @@ type DLQSummary struct {
 	// help them), or dead letters whose replay already failed that way: none
 	// is sent again.
 	AlreadyReplayed int64
+	// Copies were further dead letters of a raw record already sent back in
+	// this run (a raw record dead-lettered again by replay raw).
+	Copies int64
 	// OtherReason did not match DLQOptions.Reason.
 	OtherReason int64
 	// NoPayload were dead-lettered without their bytes (too large for Kafka);
@@ -67,11 +70,13 @@ var dlqHeaders = []string{kafka.HeaderDLQReason, kafka.HeaderDLQDetail, kafka.He
 // back to rawTopic as raw records: the original key, value and headers plus
 // reftrail-replayed-at, in one transaction per batch. enrich then decodes them
 // with its current decoder. A dead letter that carries reftrail-replayed-at
-// came from a replayed record that failed again and is skipped, and so is the
-// dead letter it was replayed from (reftrail-replayed-from names it), so a
-// payload that still fails goes round once, not in a loop. A dead letter
-// whose replay succeeded is sent again by a later run; that only derives the
-// same events again, with the same event ids.
+// came from a replayed record that failed again and is skipped, and so is
+// every dead letter of the raw record it was replayed from
+// (reftrail-replayed-from names it), so a payload that still fails goes round
+// once, not in a loop. A raw record dead-lettered more than once (by replay
+// raw) is sent back once per run. A dead letter whose replay succeeded is sent
+// again by a later run; that only derives the same events again, with the
+// same event ids.
 func DeadLetters(ctx context.Context, cfg Config, dlqTopic, rawTopic string, opts DLQOptions) (DLQSummary, error) {
 	sum := DLQSummary{Sent: map[string]int64{}}
 	if opts.Now.IsZero() {
@@ -93,6 +98,7 @@ func DeadLetters(ctx context.Context, cfg Config, dlqTopic, rawTopic string, opt
 		return sum, err
 	}
 	defer r.client.Close()
+	sentBack := map[string]bool{}
 	for {
 		dls, err := r.poll(ctx, cfg.batch())
 		if err != nil {
@@ -106,16 +112,20 @@ func DeadLetters(ctx context.Context, cfg Config, dlqTopic, rawTopic string, opt
 		for _, dl := range dls {
 			sum.Read++
 			reason := header(dl.Headers, kafka.HeaderDLQReason)
+			origin := rawOrigin(dl)
 			switch {
-			case kafka.Replayed(dl.Headers) || failedAgain[position(dl)]:
+			case kafka.Replayed(dl.Headers) || failedAgain[origin]:
 				sum.AlreadyReplayed++
 			case opts.Reason != "" && reason != opts.Reason:
 				sum.OtherReason++
 			case dl.Value == nil:
 				sum.NoPayload++
+			case sentBack[origin]:
+				sum.Copies++
 			default:
+				sentBack[origin] = true
 				sent[reason]++
-				out = append(out, rawRecord(dl, rawTopic, stamp, position(dl)))
+				out = append(out, rawRecord(dl, rawTopic, stamp, origin))
 			}
 		}
 		if !opts.DryRun && len(out) > 0 {
@@ -158,13 +168,20 @@ func header(headers []kgo.RecordHeader, key string) string {
 	return ""
 }
 
-// position names a dead letter as reftrail-replayed-from does.
-func position(dl *kgo.Record) string {
-	return strconv.Itoa(int(dl.Partition)) + "/" + strconv.FormatInt(dl.Offset, 10)
+// rawOrigin names the raw record a dead letter was made of, as
+// reftrail-replayed-from does: "partition/offset" in the raw topic from its
+// lineage headers, or its own DLQ position ("dlq:partition/offset") when it
+// has none.
+func rawOrigin(dl *kgo.Record) string {
+	p, o := header(dl.Headers, kafka.HeaderRawPartition), header(dl.Headers, kafka.HeaderRawOffset)
+	if p == "" || o == "" {
+		return "dlq:" + strconv.Itoa(int(dl.Partition)) + "/" + strconv.FormatInt(dl.Offset, 10)
+	}
+	return p + "/" + o
 }
 
-// replayedFrom returns the positions named by the reftrail-replayed-from
-// headers of the dead letters in period: originals whose replay failed.
+// replayedFrom returns the raw records named by the reftrail-replayed-from
+// headers of the dead letters in period: those whose replay failed.
 func replayedFrom(ctx context.Context, cfg Config, dlqTopic string, period Period) (map[string]bool, error) {
 	spans, err := listSpans(ctx, cfg, dlqTopic, period)
 	if err != nil {
