@@ -140,7 +140,7 @@ func DeadLetters(ctx context.Context, cfg Config, dlqTopic, rawTopic string, opt
 		if opts.DryRun {
 			verb = "would send back"
 		}
-		cfg.progress("read %d of %d dead letters, %s %d", sum.Read, r.total, verb, sum.TotalSent())
+		cfg.progress("read %d dead letters of up to %d, %s %d", sum.Read, r.total, verb, sum.TotalSent())
 	}
 }
 

@@ -57,7 +57,7 @@ func Raw(ctx context.Context, cfg Config, topic string, period Period, proc *der
 		sum.RecordsRead += int64(len(raws))
 		sum.EventsProduced += events
 		sum.DeadLetters += dead
-		cfg.progress("replayed %d of %d raw records: %d events, %d dead letters", sum.RecordsRead, r.total, sum.EventsProduced, sum.DeadLetters)
+		cfg.progress("replayed %d raw records of up to %d: %d events, %d dead letters", sum.RecordsRead, r.total, sum.EventsProduced, sum.DeadLetters)
 	}
 }
 

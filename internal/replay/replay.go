@@ -92,7 +92,9 @@ type reader struct {
 	topic  string
 	spans  map[int32]span
 	next   map[int32]int64
-	total  int64
+	// total counts the spans' offsets: an upper bound of the records, since
+	// transaction markers take offsets too.
+	total int64
 }
 
 func newReader(spans map[int32]span, topic string) (*reader, []kgo.Opt) {
