@@ -27,7 +27,7 @@ ARG TARGETOS TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags='-s -w' -o /out/ ./ingest ./enrich ./console ./sink ./notify ./deploy/probe
+    go build -trimpath -ldflags='-s -w' -o /out/ ./ingest ./enrich ./console ./sink ./notify ./reftrailctl ./deploy/probe
 # ingest's spool directory, owned by the nonroot user: a named volume mounted
 # there copies this ownership, so ingest can write to it.
 RUN mkdir -p /out/spool
@@ -57,6 +57,12 @@ FROM runtime AS notify
 COPY --from=build /out/notify /notify
 EXPOSE 9104
 ENTRYPOINT ["/notify"]
+
+# The operator command, for `docker run --rm --env-file ... reftrail-reftrailctl erase ...`
+# (docs/operations.md). Not a service: compose does not start it.
+FROM runtime AS reftrailctl
+COPY --from=build /out/reftrailctl /reftrailctl
+ENTRYPOINT ["/reftrailctl"]
 
 # sink stays the last stage: the one built without --target.
 FROM runtime AS sink

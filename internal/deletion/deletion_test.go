@@ -1,0 +1,72 @@
+package deletion
+
+import (
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRecordRoundTrip(t *testing.T) {
+	at := time.Date(2025, 11, 25, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		req  Request
+	}{
+		{name: "received", req: Request{Code: "ABC", UserID: "1023", IssuedAt: at, ReceivedAt: at, Status: Received, UpdatedAt: at}},
+		{name: "erased", req: Request{Code: "ABC", UserID: "1023", IssuedAt: at, ReceivedAt: at, Status: Erased, UpdatedAt: at.Add(time.Minute),
+			FinishedAt: at.Add(time.Minute), People: 2, RowsRemoved: 31}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := tt.req.Record("topic")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Topic != "topic" || string(rec.Key) != tt.req.Code {
+				t.Errorf("record topic %q key %q, want topic keyed by the code", rec.Topic, rec.Key)
+			}
+			got, err := Parse(rec)
+			if diff := cmp.Diff(tt.req, got); diff != "" || err != nil {
+				t.Errorf("Parse (-want +got):\n%s (err %v)", diff, err)
+			}
+		})
+	}
+	rec, _ := tests[0].req.Record("topic")
+	rec.Key = []byte("OTHER")
+	if _, err := Parse(rec); err == nil {
+		t.Error("Parse accepted a record whose key is not its code")
+	}
+}
+
+// TestBookKeepsTheLatest checks that an older update arriving late (ingest
+// puts a request it just recorded while its follower may already have read
+// the outcome) does not hide the newer status.
+func TestBookKeepsTheLatest(t *testing.T) {
+	at := time.Date(2025, 11, 25, 8, 0, 0, 0, time.UTC)
+	b := NewBook()
+	done := Request{Code: "ABC", Status: NoMatch, UpdatedAt: at.Add(time.Minute)}
+	b.Put(done)
+	b.Put(Request{Code: "ABC", Status: Received, UpdatedAt: at})
+	if got, _ := b.Get("ABC"); got.Status != NoMatch {
+		t.Errorf("status = %s, want the newer %s", got.Status, NoMatch)
+	}
+	if _, ok := b.Get("XYZ"); ok {
+		t.Error("Get found an unknown code")
+	}
+	if n := len(b.All()); n != 1 {
+		t.Errorf("All = %d requests, want 1", n)
+	}
+}
+
+func TestNewCode(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		c := NewCode()
+		if !regexp.MustCompile(`^[A-Z2-7]{26}$`).MatchString(c) || seen[c] {
+			t.Fatalf("NewCode = %q: want 26 letters and digits, never repeated", c)
+		}
+		seen[c] = true
+	}
+}
