@@ -26,6 +26,7 @@ var commands = map[string]command{
 	"query":     {"run a dashboard query: query NAME [name=value ...]", runQuery},
 	"replay":    {"derive events again: replay raw --from T --to T | replay dlq [--reason R]", runReplay},
 	"deletions": {"Meta's data deletion requests: deletions process | deletions list", runDeletions},
+	"links":     {"the links catalog and QR codes: links create | list | qr REF", runLinks},
 	"erase":     {"remove one person's rows: erase --platform P --account A --participant ID", runErase},
 }
 
