@@ -75,9 +75,10 @@ func TestIntegrationDeletionsProcess(t *testing.T) {
 		t.Fatalf("deletions process = %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	// 2 events, 1 participants_agg row, 2 campaign rows (one insert, one part each).
+	// 2 events, 2 message_windows rows (both inbound), 1 participant_state row,
+	// 2 campaign rows (one insert, one part each).
 	want := []string{
-		"MAPPEDCODE received 2025-11-25T08:00:00Z: erased, 1 participants, 5 rows removed",
+		"MAPPEDCODE received 2025-11-25T08:00:00Z: erased, 1 participants, 7 rows removed",
 		"UNMAPPEDCODE received 2025-11-25T08:00:01Z: no_match, 0 participants, 0 rows removed",
 		"2 requests processed, 2 in all",
 	}
@@ -94,7 +95,7 @@ func TestIntegrationDeletionsProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := book.Get("MAPPEDCODE"); r.Status != deletion.Erased || r.People != 1 || r.RowsRemoved != 5 || r.FinishedAt.IsZero() {
+	if r, _ := book.Get("MAPPEDCODE"); r.Status != deletion.Erased || r.People != 1 || r.RowsRemoved != 7 || r.FinishedAt.IsZero() {
 		t.Errorf("mapped request's status record = %+v", r)
 	}
 	if r, _ := book.Get("UNMAPPEDCODE"); r.Status != deletion.NoMatch || r.People != 0 || r.FinishedAt.IsZero() {

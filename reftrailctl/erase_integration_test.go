@@ -49,7 +49,8 @@ func TestIntegrationEraseCommand(t *testing.T) {
 		{"erased", "INSTAGRAM", "178", "910"},
 		{"table", "rows"},
 		{"events", "2"},
-		{"participants_agg", "1"},
+		{"message_windows", "2"},
+		{"participant_state", "1"},
 		{"campaign_daily_agg", "2"},
 		{"dead_letters", "0"},
 	}

@@ -57,7 +57,7 @@ const mutationPoll = 200 * time.Millisecond
 // database.erasures:
 //
 //   - every MergeTree table with platform, account_id and participant_id
-//     columns (events, participants_agg and any per-participant aggregate a
+//     columns (events, participant_state, message_windows and any per-participant table a
 //     later migration adds): the person's rows;
 //   - campaign_daily_agg, whose uniqExact states hold the person's event and
 //     participant ids: the (ref, day) rows their referrals touched are deleted
