@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 )
 
@@ -55,12 +56,14 @@ func (v *Verifier) ParseSignedRequest(signed string) (SignedRequest, error) {
 		return sr, ErrSignedRequestMalformed
 	}
 	matched := false
-	for _, secret := range v.secrets {
-		mac := hmac.New(sha256.New, secret)
+	for _, pool := range v.macs {
+		mac := pool.Get().(hash.Hash)
+		mac.Reset()
 		mac.Write([]byte(encPayload))
 		if hmac.Equal(mac.Sum(nil), sig) {
 			matched = true
 		}
+		pool.Put(mac)
 	}
 	if !matched {
 		return sr, ErrSignedRequestMismatch
