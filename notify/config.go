@@ -19,7 +19,7 @@ import (
 	"github.com/reftrail/reftrail/internal/obs"
 )
 
-// Consumer groups and topics: contracts with operators (DESIGN.md, notify).
+// Consumer groups and topics: contracts with operators (docs/notify.md).
 const (
 	// groupID reads EVENTS_TOPIC; retryGroupID reads the retry topics.
 	groupID      = "reftrail-notify"

@@ -10,7 +10,7 @@ import (
 // eventType is the type of every webhook notify sends.
 const eventType = "referral.received"
 
-// payload is the JSON body of a webhook (DESIGN.md, notify), a contract with
+// payload is the JSON body of a webhook (docs/notify.md), a contract with
 // subscribers: add fields, never rename them.
 type payload struct {
 	Type string `json:"type"`
