@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/reftrail/reftrail/internal/links"
 )
 
@@ -149,32 +151,17 @@ func (s *Store) Funnel(ctx context.Context, from, to time.Time, by string) ([]Fu
 	if !slices.Contains(FunnelGroups, by) {
 		return nil, fmt.Errorf("running the funnel: by %q: must be campaign, channel or ref", by)
 	}
-	text, err := Query("funnel_by")
-	if err != nil {
-		return nil, err
-	}
-	q, err := BindQuery(text, map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli(), "by": by})
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.queries.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("running the funnel by %s: %w", by, err)
-	}
-	defer rows.Close()
 	var out []FunnelRow
-	for rows.Next() {
+	err := s.each(ctx, "funnel_by", byParams(from, to, by), 0, func(rows driver.Rows) error {
 		var r FunnelRow
 		if err := rows.Scan(&r.Name, &r.Referrals, &r.Participants, &r.Conversed, &r.Answered, &r.Returned,
 			&r.ConversedRate, &r.AnsweredRate, &r.ReturnedRate); err != nil {
-			return nil, fmt.Errorf("reading the funnel by %s: %w", by, err)
+			return err
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading the funnel by %s: %w", by, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // AttributionRow is one group of queries/attribution_by.sql: the new
@@ -196,31 +183,16 @@ func (s *Store) Attribution(ctx context.Context, from, to time.Time, by string) 
 	if !slices.Contains(FunnelGroups, by) {
 		return nil, fmt.Errorf("running the attribution: by %q: must be campaign, channel or ref", by)
 	}
-	text, err := Query("attribution_by")
-	if err != nil {
-		return nil, err
-	}
-	q, err := BindQuery(text, map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli(), "by": by})
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.queries.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("running the attribution by %s: %w", by, err)
-	}
-	defer rows.Close()
 	var out []AttributionRow
-	for rows.Next() {
+	err := s.each(ctx, "attribution_by", byParams(from, to, by), 0, func(rows driver.Rows) error {
 		var r AttributionRow
 		if err := rows.Scan(&r.Name, &r.FirstTouch, &r.LastTouch); err != nil {
-			return nil, fmt.Errorf("reading the attribution by %s: %w", by, err)
+			return err
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading the attribution by %s: %w", by, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // DailyRow is one day of one group of queries/referrals_daily_by.sql.
@@ -236,30 +208,20 @@ func (s *Store) ReferralsDaily(ctx context.Context, from, to time.Time, by strin
 	if !slices.Contains(FunnelGroups, by) {
 		return nil, fmt.Errorf("counting referrals per day: by %q: must be campaign, channel or ref", by)
 	}
-	text, err := Query("referrals_daily_by")
-	if err != nil {
-		return nil, err
-	}
-	q, err := BindQuery(text, map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli(), "by": by})
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.queries.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("counting referrals per day by %s: %w", by, err)
-	}
-	defer rows.Close()
 	var out []DailyRow
-	for rows.Next() {
+	err := s.each(ctx, "referrals_daily_by", byParams(from, to, by), 0, func(rows driver.Rows) error {
 		var r DailyRow
 		if err := rows.Scan(&r.Day, &r.Name, &r.Referrals); err != nil {
-			return nil, fmt.Errorf("reading referrals per day by %s: %w", by, err)
+			return err
 		}
 		r.Day = r.Day.UTC()
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading referrals per day by %s: %w", by, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
+}
+
+// byParams binds the period and grouping the *_by.sql queries take.
+func byParams(from, to time.Time, by string) map[string]any {
+	return map[string]any{"from_ms": from.UnixMilli(), "to_ms": to.UnixMilli(), "by": by}
 }
