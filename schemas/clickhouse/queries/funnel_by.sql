@@ -16,8 +16,13 @@
 -- conversed), returned_rate (returned / answered); a rate whose denominator is 0
 -- is 0.
 --
--- Exact with duplicate event_ids and duplicate catalog versions: referrals are
--- grouped by event_id as in funnel.sql, and the catalog side is one row per ref.
+-- Exact with duplicate event_ids and duplicate catalog versions: a person's
+-- referrals are a set, as in funnel.sql, and the catalog side is one row per ref.
+--
+-- Cost: funnel.sql's one pass over the events of the period plus 7 days,
+-- grouped by person; the catalog is joined to the judged referrals, not to
+-- events. The join of referrals with every event of the period this query did
+-- first took over 35 s for 30 days of ten million events (docs/benchmarks.md).
 SELECT
     multiIf({by:String} = 'campaign', campaign, {by:String} = 'channel', channel, ref) AS name,
     count() AS referrals,
@@ -46,41 +51,27 @@ FROM
             platform,
             account_id,
             participant_id,
-            referral_id,
-            ref,
-            max(kind IN ('MESSAGE', 'POSTBACK') AND t >= referral_ms AND t <= referral_ms + 86400000) AS is_conversed,
-            max(kind = 'ECHO' AND t >= referral_ms AND t <= referral_ms + 86400000) AS is_answered,
-            max(kind = 'MESSAGE' AND t > referral_ms + 86400000 AND t <= referral_ms + 604800000) AS is_returned
+            tupleElement(referral, 2) AS ref,
+            tupleElement(referral, 3) AS referral_ms,
+            arrayExists(a -> tupleElement(a, 2) IN ('MESSAGE', 'POSTBACK') AND tupleElement(a, 1) >= referral_ms AND tupleElement(a, 1) <= referral_ms + 86400000, acts) AS is_conversed,
+            arrayExists(a -> tupleElement(a, 2) = 'ECHO' AND tupleElement(a, 1) >= referral_ms AND tupleElement(a, 1) <= referral_ms + 86400000, acts) AS is_answered,
+            arrayExists(a -> tupleElement(a, 2) = 'MESSAGE' AND tupleElement(a, 1) > referral_ms + 86400000 AND tupleElement(a, 1) <= referral_ms + 604800000, acts) AS is_returned
         FROM
         (
             SELECT
                 platform,
                 account_id,
                 participant_id,
-                event_id AS referral_id,
-                any(assumeNotNull(referral_ref)) AS ref,
-                any(event_time_ms) AS referral_ms
-            FROM events
-            WHERE isNotNull(referral_ref)
-                AND event_time_ms >= {from_ms:Int64} AND event_time_ms < {to_ms:Int64}
-                AND event_time >= toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')
-                AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-            GROUP BY platform, account_id, participant_id, event_id
-        )
-        ALL INNER JOIN
-        (
-            SELECT DISTINCT
-                platform,
-                account_id,
-                participant_id,
-                kind,
-                event_time_ms AS t
+                groupUniqArrayIf(tuple(event_id, assumeNotNull(referral_ref), event_time_ms), isNotNull(referral_ref) AND event_time_ms < {to_ms:Int64}) AS referrals,
+                groupArrayIf(tuple(event_time_ms, kind), kind IN ('MESSAGE', 'POSTBACK', 'ECHO')) AS acts
             FROM events
             WHERE event_time_ms >= {from_ms:Int64} AND event_time_ms <= {to_ms:Int64} + 604800000
                 AND event_time >= toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')
                 AND event_time <= toDateTime(intDiv({to_ms:Int64} + 604800000, 1000), 'UTC')
-        ) USING (platform, account_id, participant_id)
-        GROUP BY platform, account_id, participant_id, referral_id, ref
+            GROUP BY platform, account_id, participant_id
+            HAVING notEmpty(referrals)
+        )
+        ARRAY JOIN referrals AS referral
     )
     ALL LEFT JOIN
     (
