@@ -27,8 +27,10 @@
 -- (each person's referrals and the times and kinds of their messages, replies
 -- and postbacks, as arrays), then each referral judged against its person's
 -- array. A join of referrals with every event of the period, as this query
--- did first, took about 1.7 times as long. Memory: the arrays of every person
--- active in the period.
+-- did first, took about 1.7 times as long. The referrals are collected as a
+-- plain array and made distinct once per person: a set per person
+-- (groupUniqArray) cost a third more on ten million events. Memory: the
+-- arrays of every person active in the period.
 SELECT
     platform,
     account_id,
@@ -55,7 +57,7 @@ FROM
             platform,
             account_id,
             participant_id,
-            groupUniqArrayIf(tuple(event_id, assumeNotNull(referral_ref), event_time_ms), isNotNull(referral_ref) AND event_time_ms < {to_ms:Int64}) AS referrals,
+            arrayDistinct(groupArrayIf(tuple(event_id, assumeNotNull(referral_ref), event_time_ms), isNotNull(referral_ref) AND event_time_ms < {to_ms:Int64})) AS referrals,
             groupArrayIf(tuple(event_time_ms, kind), kind IN ('MESSAGE', 'POSTBACK', 'ECHO')) AS acts
         FROM events
         WHERE event_time_ms >= {from_ms:Int64} AND event_time_ms <= {to_ms:Int64} + 604800000

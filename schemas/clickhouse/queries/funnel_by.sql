@@ -22,7 +22,8 @@
 -- Cost: funnel.sql's one pass over the events of the period plus 7 days,
 -- grouped by person; the catalog is joined to the judged referrals, not to
 -- events. The join of referrals with every event of the period this query did
--- first took over 35 s for 30 days of ten million events (docs/benchmarks.md).
+-- first took over 35 s for 30 days of ten million events under load; this
+-- takes about 4.3 s on an idle machine (docs/benchmarks.md).
 SELECT
     multiIf({by:String} = 'campaign', campaign, {by:String} = 'channel', channel, ref) AS name,
     count() AS referrals,
@@ -62,7 +63,7 @@ FROM
                 platform,
                 account_id,
                 participant_id,
-                groupUniqArrayIf(tuple(event_id, assumeNotNull(referral_ref), event_time_ms), isNotNull(referral_ref) AND event_time_ms < {to_ms:Int64}) AS referrals,
+                arrayDistinct(groupArrayIf(tuple(event_id, assumeNotNull(referral_ref), event_time_ms), isNotNull(referral_ref) AND event_time_ms < {to_ms:Int64})) AS referrals,
                 groupArrayIf(tuple(event_time_ms, kind), kind IN ('MESSAGE', 'POSTBACK', 'ECHO')) AS acts
             FROM events
             WHERE event_time_ms >= {from_ms:Int64} AND event_time_ms <= {to_ms:Int64} + 604800000
