@@ -85,28 +85,27 @@ func NewVerifier(secrets []string) *Verifier {
 
 // Verify checks header, an X-Hub-Signature-256 value, against the HMAC-SHA256
 // of the exact body bytes. The body must not be re-encoded first: Meta signs its
-// own escaping of non-ASCII text. Comparison is constant time, and every secret
-// is tried so timing does not tell which one matched.
+// own escaping of non-ASCII text. Comparison is constant time. Secrets are
+// tried in order and the first match ends the search: the timing can tell
+// only which secret a valid signature was made with, and whoever made it holds
+// that secret already. A forged signature is checked against every secret.
 func (v *Verifier) Verify(header string, body []byte) error {
 	var want [sha256.Size]byte
 	if err := parseSignature(header, want[:]); err != nil {
 		return err
 	}
-	matched := false
 	var sum [sha256.Size]byte
 	for _, pool := range v.macs {
 		mac := pool.Get().(hash.Hash)
 		mac.Reset()
 		mac.Write(body)
-		if hmac.Equal(mac.Sum(sum[:0]), want[:]) {
-			matched = true
-		}
+		matched := hmac.Equal(mac.Sum(sum[:0]), want[:])
 		pool.Put(mac)
+		if matched {
+			return nil
+		}
 	}
-	if !matched {
-		return ErrSignatureMismatch
-	}
-	return nil
+	return ErrSignatureMismatch
 }
 
 // Sign returns the X-Hub-Signature-256 value Meta would send for body, for
