@@ -15,8 +15,16 @@
 -- by them: first_touch, last_touch. Each column sums to the number of new
 -- conversations.
 --
--- Exact with duplicate event_ids: both sides of each join are DISTINCT on
--- (participant, event_id, time), which copies of an event share.
+-- Exact with duplicate event_ids: a person's messages and postbacks and their
+-- referrals are made distinct on (time, event_id), which copies of an event
+-- share.
+--
+-- Cost: one pass over the events before to_ms, keeping every referral (the
+-- look back has no limit) and the messages and postbacks from 24 h before
+-- from_ms, grouped by person; each person's starts are found and credited
+-- within their arrays. Two joins of those events, as this query did first,
+-- took four times as long on ten million events (docs/benchmarks.md), with
+-- the same result. Memory: the arrays of every person who wrote in the period.
 SELECT
     platform,
     account_id,
@@ -37,60 +45,26 @@ FROM
         SELECT
             platform,
             account_id,
-            participant_id,
-            start_id,
-            argMinIf(r_ref, tuple(r_ms, r_id), has_r AND r_ms <= start_ms) AS first_ref,
-            argMaxIf(r_ref, tuple(r_ms, r_id), has_r AND r_ms <= start_ms) AS last_ref
+            arrayFilter(r -> tupleElement(r, 1) <= tupleElement(start, 1), refs) AS before,
+            if(empty(before), '', tupleElement(before[1], 3)) AS first_ref,
+            if(empty(before), '', tupleElement(before[-1], 3)) AS last_ref
         FROM
         (
-            SELECT platform, account_id, participant_id, start_id, start_ms
-            FROM
-            (
-                SELECT DISTINCT
-                    platform,
-                    account_id,
-                    participant_id,
-                    event_id AS start_id,
-                    event_time_ms AS start_ms
-                FROM events
-                WHERE kind IN ('MESSAGE', 'POSTBACK')
-                    AND event_time_ms >= {from_ms:Int64} AND event_time_ms < {to_ms:Int64}
-                    AND event_time >= toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')
-                    AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-            )
-            ALL INNER JOIN
-            (
-                SELECT DISTINCT
-                    platform,
-                    account_id,
-                    participant_id,
-                    event_id AS prev_id,
-                    event_time_ms AS prev_ms
-                FROM events
-                WHERE kind IN ('MESSAGE', 'POSTBACK')
-                    AND event_time_ms >= {from_ms:Int64} - 86400000 AND event_time_ms < {to_ms:Int64}
-                    AND event_time >= toDateTime(intDiv({from_ms:Int64} - 86400000, 1000), 'UTC')
-                    AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-            ) USING (platform, account_id, participant_id)
-            GROUP BY platform, account_id, participant_id, start_id, start_ms
-            HAVING max(prev_ms >= start_ms - 86400000 AND (prev_ms < start_ms OR (prev_ms = start_ms AND prev_id < start_id))) = 0
-        )
-        ALL LEFT JOIN
-        (
-            SELECT DISTINCT
+            SELECT
                 platform,
                 account_id,
-                participant_id,
-                event_id AS r_id,
-                assumeNotNull(referral_ref) AS r_ref,
-                event_time_ms AS r_ms,
-                toUInt8(1) AS has_r
+                arrayDistinct(groupArrayIf(tuple(event_time_ms, event_id), kind IN ('MESSAGE', 'POSTBACK') AND event_time_ms >= {from_ms:Int64} - 86400000)) AS acts,
+                arraySort(arrayDistinct(groupArrayIf(tuple(event_time_ms, event_id, assumeNotNull(referral_ref)), isNotNull(referral_ref)))) AS refs
             FROM events
-            WHERE isNotNull(referral_ref)
-                AND event_time_ms < {to_ms:Int64}
+            WHERE event_time_ms < {to_ms:Int64}
                 AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-        ) USING (platform, account_id, participant_id)
-        GROUP BY platform, account_id, participant_id, start_id
+                AND (isNotNull(referral_ref) OR (kind IN ('MESSAGE', 'POSTBACK') AND event_time_ms >= {from_ms:Int64} - 86400000))
+            GROUP BY platform, account_id, participant_id
+            HAVING arrayExists(a -> tupleElement(a, 1) >= {from_ms:Int64}, acts)
+        )
+        ARRAY JOIN arrayFilter(s -> tupleElement(s, 1) >= {from_ms:Int64}
+            AND NOT arrayExists(p -> tupleElement(p, 1) >= tupleElement(s, 1) - 86400000
+                AND (tupleElement(p, 1) < tupleElement(s, 1) OR (tupleElement(p, 1) = tupleElement(s, 1) AND tupleElement(p, 2) < tupleElement(s, 2))), acts), acts) AS start
     )
 )
 GROUP BY platform, account_id, ref

@@ -16,6 +16,8 @@
 --
 -- Exact with duplicate event_ids (see attribution.sql) and duplicate catalog
 -- versions (one catalog row per ref).
+--
+-- Cost: attribution.sql's one pass; the catalog is joined to the credits.
 SELECT
     multiIf({by:String} = 'campaign', campaign, {by:String} = 'channel', channel, if(ref = '', '(no referral)', ref)) AS name,
     sum(is_first) AS first_touch,
@@ -31,8 +33,6 @@ FROM
     FROM
     (
         SELECT
-            platform,
-            account_id,
             arrayJoin([tuple(first_ref, 1, 0), tuple(last_ref, 0, 1)]) AS credit,
             tupleElement(credit, 1) AS ref,
             tupleElement(credit, 2) AS is_first,
@@ -42,60 +42,26 @@ FROM
             SELECT
                 platform,
                 account_id,
-                participant_id,
-                start_id,
-                argMinIf(r_ref, tuple(r_ms, r_id), has_r AND r_ms <= start_ms) AS first_ref,
-                argMaxIf(r_ref, tuple(r_ms, r_id), has_r AND r_ms <= start_ms) AS last_ref
+                arrayFilter(r -> tupleElement(r, 1) <= tupleElement(start, 1), refs) AS before,
+                if(empty(before), '', tupleElement(before[1], 3)) AS first_ref,
+                if(empty(before), '', tupleElement(before[-1], 3)) AS last_ref
             FROM
             (
-                SELECT platform, account_id, participant_id, start_id, start_ms
-                FROM
-                (
-                    SELECT DISTINCT
-                        platform,
-                        account_id,
-                        participant_id,
-                        event_id AS start_id,
-                        event_time_ms AS start_ms
-                    FROM events
-                    WHERE kind IN ('MESSAGE', 'POSTBACK')
-                        AND event_time_ms >= {from_ms:Int64} AND event_time_ms < {to_ms:Int64}
-                        AND event_time >= toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')
-                        AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-                )
-                ALL INNER JOIN
-                (
-                    SELECT DISTINCT
-                        platform,
-                        account_id,
-                        participant_id,
-                        event_id AS prev_id,
-                        event_time_ms AS prev_ms
-                    FROM events
-                    WHERE kind IN ('MESSAGE', 'POSTBACK')
-                        AND event_time_ms >= {from_ms:Int64} - 86400000 AND event_time_ms < {to_ms:Int64}
-                        AND event_time >= toDateTime(intDiv({from_ms:Int64} - 86400000, 1000), 'UTC')
-                        AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-                ) USING (platform, account_id, participant_id)
-                GROUP BY platform, account_id, participant_id, start_id, start_ms
-                HAVING max(prev_ms >= start_ms - 86400000 AND (prev_ms < start_ms OR (prev_ms = start_ms AND prev_id < start_id))) = 0
-            )
-            ALL LEFT JOIN
-            (
-                SELECT DISTINCT
+                SELECT
                     platform,
                     account_id,
-                    participant_id,
-                    event_id AS r_id,
-                    assumeNotNull(referral_ref) AS r_ref,
-                    event_time_ms AS r_ms,
-                    toUInt8(1) AS has_r
+                    arrayDistinct(groupArrayIf(tuple(event_time_ms, event_id), kind IN ('MESSAGE', 'POSTBACK') AND event_time_ms >= {from_ms:Int64} - 86400000)) AS acts,
+                    arraySort(arrayDistinct(groupArrayIf(tuple(event_time_ms, event_id, assumeNotNull(referral_ref)), isNotNull(referral_ref)))) AS refs
                 FROM events
-                WHERE isNotNull(referral_ref)
-                    AND event_time_ms < {to_ms:Int64}
+                WHERE event_time_ms < {to_ms:Int64}
                     AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-            ) USING (platform, account_id, participant_id)
-            GROUP BY platform, account_id, participant_id, start_id
+                    AND (isNotNull(referral_ref) OR (kind IN ('MESSAGE', 'POSTBACK') AND event_time_ms >= {from_ms:Int64} - 86400000))
+                GROUP BY platform, account_id, participant_id
+                HAVING arrayExists(a -> tupleElement(a, 1) >= {from_ms:Int64}, acts)
+            )
+            ARRAY JOIN arrayFilter(s -> tupleElement(s, 1) >= {from_ms:Int64}
+                AND NOT arrayExists(p -> tupleElement(p, 1) >= tupleElement(s, 1) - 86400000
+                    AND (tupleElement(p, 1) < tupleElement(s, 1) OR (tupleElement(p, 1) = tupleElement(s, 1) AND tupleElement(p, 2) < tupleElement(s, 2))), acts), acts) AS start
         )
     )
     ALL LEFT JOIN
