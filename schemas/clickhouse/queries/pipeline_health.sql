@@ -17,11 +17,20 @@
 -- Result: minute (DateTime UTC), events, delay_p50_ms, delay_p90_ms,
 -- delay_p99_ms, freshness_p50_s, freshness_p90_s, freshness_p99_s, by minute.
 --
+-- Copies of an event share its event time, so a copy received before
+-- from_ms has an event time at or after the earliest event time among the
+-- period's receipts: only events from then on are looked at for earlier
+-- copies, and the events that have one are left out. The rest are grouped by
+-- event_id over their copies received in the period, of which the first
+-- receipt is one.
+--
 -- Cost: received time is not part of the sorting or partition key, so the
 -- receive times of every event are read; only the events received in the
--- period (with their earlier copies, to find first receipts exactly) are
--- grouped. Grouping every event received before to_ms instead took 30 times as
--- long for a day of three million events.
+-- period are grouped, and the search for earlier copies reads the partitions
+-- from the period's earliest event time on. Grouping every event received
+-- before to_ms whose id was received in the period, as this query did first,
+-- took three times as long for 30 days of ten million events (14 s against
+-- 4.4 s) with the same result.
 SELECT
     toStartOfMinute(toDateTime(intDiv(received_ms, 1000), 'UTC')) AS minute,
     count() AS events,
@@ -39,15 +48,16 @@ FROM
         argMax(received_time_ms, dedup_version) AS received_ms,
         toInt64(toUInt32(argMax(inserted_at, dedup_version))) AS inserted_s
     FROM events
-    WHERE received_time_ms < {to_ms:Int64}
-        AND event_id IN
+    WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64}
+        AND event_id NOT IN
         (
             SELECT event_id
             FROM events
-            WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64}
+            WHERE received_time_ms < {from_ms:Int64}
+                AND event_time_ms >= (SELECT min(event_time_ms) FROM events WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64})
+                AND event_time >= toDateTime(intDiv((SELECT min(event_time_ms) FROM events WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64}), 1000), 'UTC')
         )
     GROUP BY event_id
-    HAVING received_ms >= {from_ms:Int64}
 )
 GROUP BY minute
 ORDER BY minute
