@@ -23,7 +23,7 @@
 -- grouped by person; the catalog is joined to the judged referrals, not to
 -- events. The join of referrals with every event of the period this query did
 -- first took over 35 s for 30 days of ten million events under load; this
--- takes about 4.3 s on an idle machine (docs/benchmarks.md).
+-- takes 2.8-4.1 s on an idle machine (docs/benchmarks.md).
 SELECT
     multiIf({by:String} = 'campaign', campaign, {by:String} = 'channel', channel, ref) AS name,
     count() AS referrals,
