@@ -261,6 +261,11 @@ func TestIntegrationQueries(t *testing.T) {
 			params: map[string]any{"from_ms": t0 + hour + minute, "to_ms": t0 + hour + 2*minute},
 		},
 		{
+			name:   "pipeline health of a day without receipts",
+			query:  "pipeline_health",
+			params: map[string]any{"from_ms": t0 + 20*day, "to_ms": t0 + 21*day},
+		},
+		{
 			name:   "campaign_daily",
 			query:  "campaign_daily",
 			params: map[string]any{"from_day": "2024-03-10", "to_day": "2024-03-14"},
