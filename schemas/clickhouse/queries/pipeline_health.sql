@@ -20,10 +20,10 @@
 -- Copies of an event share its event time, so a copy received before
 -- from_ms has an event time at or after the earliest event time among the
 -- period's receipts: only events from then on are looked at for earlier
--- copies, and the events that have one are left out (from from_ms on when the
--- period has no receipts: nothing is left out of nothing). The rest are
--- grouped by event_id over their copies received in the period, of which the
--- first receipt is one.
+-- copies (from that second on, which also prunes partitions; from from_ms on
+-- when the period has no receipts: nothing is left out of nothing), and the
+-- events that have one are left out. The rest are grouped by event_id over
+-- their copies received in the period, of which the first receipt is one.
 --
 -- Cost: received time is not part of the sorting or partition key, so the
 -- receive times of every event are read; only the events received in the
@@ -55,7 +55,6 @@ FROM
             SELECT event_id
             FROM events
             WHERE received_time_ms < {from_ms:Int64}
-                AND event_time_ms >= (SELECT if(count() = 0, {from_ms:Int64}, min(event_time_ms)) FROM events WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64})
                 AND event_time >= toDateTime(intDiv((SELECT if(count() = 0, {from_ms:Int64}, min(event_time_ms)) FROM events WHERE received_time_ms >= {from_ms:Int64} AND received_time_ms < {to_ms:Int64}), 1000), 'UTC')
         )
     GROUP BY event_id
