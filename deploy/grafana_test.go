@@ -38,6 +38,9 @@ var grafanaParams = map[string]string{
 	"to_day:String":   "'${__to:date:YYYY-MM-DD}'",
 	// The catalog roll-ups, by campaign: the marketers' view.
 	"by:String": "'campaign'",
+	// funnel_by judges every referral from events: only Store.Funnel
+	// settles outcomes.
+	"settled_to_ms:Int64": "toInt64(0)",
 }
 
 // placeholderRE matches a query parameter, as in chstore.BindQuery.

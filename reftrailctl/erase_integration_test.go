@@ -51,6 +51,7 @@ func TestIntegrationEraseCommand(t *testing.T) {
 		{"events", "2"},
 		{"message_windows", "2"},
 		{"participant_state", "1"},
+		{"referral_outcomes", "0"},
 		{"campaign_daily_agg", "2"},
 		{"dead_letters", "0"},
 	}

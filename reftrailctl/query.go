@@ -222,6 +222,12 @@ func parseParams(query string, args []string, now time.Time) (map[string]any, er
 			raw[name] = strconv.FormatInt(now.UnixMilli(), 10)
 		}
 	}
+	// funnel_by reads settled outcomes below settled_to_ms, which only
+	// Store.Funnel knows to be settled: here every referral is judged from
+	// events.
+	if _, ok := declared["settled_to_ms"]; ok && raw["settled_to_ms"] == "" {
+		raw["settled_to_ms"] = "0"
+	}
 	params := map[string]any{}
 	for name, value := range raw {
 		v, err := paramValue(name, declared[name], value, now)

@@ -59,6 +59,8 @@ const mutationPoll = 200 * time.Millisecond
 //   - every MergeTree table with platform, account_id and participant_id
 //     columns (events, participant_state, message_windows and any per-participant table a
 //     later migration adds): the person's rows;
+//   - referral_outcomes, the settled funnel stages of the person's referrals,
+//     which name the person by the hash the funnel counts people by;
 //   - campaign_daily_agg, whose uniqExact states hold the person's event and
 //     participant ids: the (ref, day) rows their referrals touched are deleted
 //     and written again from the events that remain, so no stale state keeps
@@ -109,6 +111,14 @@ func Erase(ctx context.Context, conn driver.Conn, database string, p Person, opt
 	var steps []step
 	for _, t := range tables {
 		steps = append(steps, step{t, person})
+	}
+	outcomes, err := count(ctx, conn, "SELECT count() FROM system.tables WHERE database = "+quoteString(database)+" AND name = 'referral_outcomes'")
+	if err != nil {
+		return er, fmt.Errorf("erasing: listing tables: %w", err)
+	}
+	if outcomes > 0 {
+		steps = append(steps, step{"referral_outcomes", fmt.Sprintf("person = cityHash64(%s, %s, %s)",
+			quoteString(p.Platform), quoteString(p.AccountID), quoteString(p.ParticipantID))})
 	}
 	if campaign != "" {
 		steps = append(steps, step{"campaign_daily_agg", campaign})

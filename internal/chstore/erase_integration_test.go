@@ -63,7 +63,11 @@ func TestIntegrationErase(t *testing.T) {
 		}
 		return n
 	}
-	tables := []string{"events", "message_windows", "participant_state", "campaign_daily_agg", "dead_letters"}
+	// The funnel settles its outcomes, which name people by a hash.
+	if _, err := e.store.Funnel(ctx, time.UnixMilli(day1), time.UnixMilli(day2+1000), "ref"); err != nil {
+		t.Fatal(err)
+	}
+	tables := []string{"events", "message_windows", "participant_state", "referral_outcomes", "campaign_daily_agg", "dead_letters"}
 	counts := func() map[string]uint64 {
 		m := map[string]uint64{}
 		for _, tb := range tables {
@@ -80,13 +84,13 @@ func TestIntegrationErase(t *testing.T) {
 	}
 	before := counts()
 	// message_windows: a row per inbound event (all six are).
-	wantBefore := map[string]uint64{"events": 6, "message_windows": 6, "participant_state": 3, "campaign_daily_agg": 4, "dead_letters": 4}
+	wantBefore := map[string]uint64{"events": 6, "message_windows": 6, "participant_state": 3, "referral_outcomes": 5, "campaign_daily_agg": 4, "dead_letters": 4}
 	if diff := cmp.Diff(wantBefore, before); diff != "" {
 		t.Fatalf("rows before (-want +got):\n%s", diff)
 	}
 	person := chstore.Person{Platform: "INSTAGRAM", AccountID: "178", ParticipantID: "910"}
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	wantRemoved := []chstore.TableRows{{"events", 3}, {"message_windows", 3}, {"participant_state", 1}, {"campaign_daily_agg", 2}, {"dead_letters", 1}}
+	wantRemoved := []chstore.TableRows{{"events", 3}, {"message_windows", 3}, {"participant_state", 1}, {"referral_outcomes", 2}, {"campaign_daily_agg", 2}, {"dead_letters", 1}}
 
 	dry, err := chstore.Erase(ctx, e.conn, e.db, person, chstore.EraseOptions{DryRun: true, Now: at})
 	if err != nil {
@@ -108,12 +112,20 @@ func TestIntegrationErase(t *testing.T) {
 	}
 	// campaign_daily_agg: 4 - 2 removed + 1 rebuilt (the other person's
 	// referral of the same ref and day).
-	wantAfter := map[string]uint64{"events": 3, "message_windows": 3, "participant_state": 2, "campaign_daily_agg": 3, "dead_letters": 3}
+	wantAfter := map[string]uint64{"events": 3, "message_windows": 3, "participant_state": 2, "referral_outcomes": 3, "campaign_daily_agg": 3, "dead_letters": 3}
 	if diff := cmp.Diff(wantAfter, counts()); diff != "" {
 		t.Errorf("rows after (-want +got):\n%s", diff)
 	}
 
 	// The aggregates read as if the person had never written.
+	funnel, err := e.store.Funnel(ctx, time.UnixMilli(day1), time.UnixMilli(day2+1000), "ref")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFunnel := []chstore.FunnelRow{{Name: "spring", Referrals: 2, Participants: 2}, {Name: "bio", Referrals: 1, Participants: 1}}
+	if diff := cmp.Diff(wantFunnel, funnel); diff != "" {
+		t.Errorf("funnel after (-want +got):\n%s", diff)
+	}
 	type campaignRow struct {
 		Account, Ref, Day, Kind, Thread string
 		Events, Participants            uint64
@@ -168,7 +180,7 @@ func TestIntegrationErase(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !erasedAt.Equal(at) || participant != "910" || who != "dpo@example.com" || request != "abc123" || rebuilt != 1 ||
-		!cmp.Equal(tbls, tables) || !cmp.Equal(removed, []uint64{3, 3, 1, 2, 1}) {
+		!cmp.Equal(tbls, tables) || !cmp.Equal(removed, []uint64{3, 3, 1, 2, 2, 1}) {
 		t.Errorf("erasures row = %v %s %v %v %d %s %s", erasedAt, participant, tbls, removed, rebuilt, who, request)
 	}
 }

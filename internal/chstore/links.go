@@ -146,13 +146,21 @@ var FunnelGroups = []string{"campaign", "channel", "ref"}
 const Uncataloged = "(uncataloged)"
 
 // Funnel runs queries/funnel_by.sql for the referrals of [from, to), grouped
-// by "campaign", "channel" or "ref".
+// by "campaign", "channel" or "ref". The referrals of hours that ended over 7
+// days ago are read from their settled outcomes, settled first when needed
+// (SettleOutcomes); the newer ones are judged from events.
 func (s *Store) Funnel(ctx context.Context, from, to time.Time, by string) ([]FunnelRow, error) {
 	if !slices.Contains(FunnelGroups, by) {
 		return nil, fmt.Errorf("running the funnel: by %q: must be campaign, channel or ref", by)
 	}
+	_, settledTo, err := s.SettleOutcomes(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("running the funnel: %w", err)
+	}
+	params := byParams(from, to, by)
+	params["settled_to_ms"] = settledTo.UnixMilli()
 	var out []FunnelRow
-	err := s.each(ctx, "funnel_by", byParams(from, to, by), 0, func(rows driver.Rows) error {
+	err = s.each(ctx, "funnel_by", params, 0, func(rows driver.Rows) error {
 		var r FunnelRow
 		if err := rows.Scan(&r.Name, &r.Referrals, &r.Participants, &r.Conversed, &r.Answered, &r.Returned,
 			&r.ConversedRate, &r.AnsweredRate, &r.ReturnedRate); err != nil {

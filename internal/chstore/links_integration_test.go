@@ -181,20 +181,66 @@ func TestIntegrationCampaignRollups(t *testing.T) {
 		}},
 		{"by campaign, no referrals", "campaign", time.UnixMilli(t0 + 10*day), time.UnixMilli(t0 + 11*day), nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.store.Funnel(ctx, tt.from, tt.to, tt.by)
-			if err != nil {
-				t.Fatalf("Funnel: %v", err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Funnel by %s (-want +got):\n%s", tt.by, diff)
-			}
-		})
+	// The same answers whether referrals are judged from events, read from
+	// settled outcomes, or both: the clock decides which hours are settled
+	// (those that ended 7 days and 10 minutes before it). Each clock settles
+	// more of the period than the one before.
+	settledAfter := 7*24*time.Hour + 10*time.Minute
+	for _, clock := range []struct {
+		name string
+		now  time.Time
+	}{
+		{"nothing settled", time.UnixMilli(t0 + 5*day)},
+		{"half settled", time.UnixMilli(t0 + 2*day + 12*hour).Add(settledAfter)},
+		{"all settled", time.UnixMilli(t0 + 5*day).Add(settledAfter)},
+	} {
+		chstore.SetClock(e.store, func() time.Time { return clock.now })
+		for _, tt := range tests {
+			t.Run(clock.name+"/"+tt.name, func(t *testing.T) {
+				got, err := e.store.Funnel(ctx, tt.from, tt.to, tt.by)
+				if err != nil {
+					t.Fatalf("Funnel: %v", err)
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("Funnel by %s (-want +got):\n%s", tt.by, diff)
+				}
+			})
+		}
+		var hours uint64
+		if err := e.conn.QueryRow(ctx, "SELECT uniqExact(hour) FROM "+e.db+".referral_outcome_hours").Scan(&hours); err != nil {
+			t.Fatalf("counting settled hours: %v", err)
+		}
+		settled := max(0, chstore.SettledBefore(clock.now).Sub(time.UnixMilli(t0))/time.Hour)
+		if hours != uint64(settled) {
+			t.Errorf("%s: %d hours settled, want %d", clock.name, hours, settled)
+		}
 	}
 	if _, err := e.store.Funnel(ctx, from, to, "medium"); err == nil {
 		t.Errorf("Funnel by medium: want an error")
 	}
+
+	t.Run("late event", func(t *testing.T) {
+		// A reply to psid-3's summer Get Started, stored long after its
+		// time: the settled hour it falls in is judged again.
+		late := withMID(ms("m-late", event.KindEcho, "psid-3", 3*hour, 100))
+		if err := e.store.InsertEvents(ctx, []event.Event{late}, time.Now()); err != nil {
+			t.Fatalf("InsertEvents: %v", err)
+		}
+		got, err := e.store.Funnel(ctx, from, to, "ref")
+		if err != nil {
+			t.Fatalf("Funnel: %v", err)
+		}
+		want := []chstore.FunnelRow{
+			row("spring", 4, 3, 2, 2, 2),
+			row("summer", 2, 2, 2, 1, 1),
+			row("autumn", 1, 1, 1, 1, 0),
+			row("winter", 1, 1, 0, 0, 0),
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Funnel by ref after a late reply (-want +got):\n%s", diff)
+		}
+	})
+	chstore.SetClock(e.store, time.Now)
 
 	// Attribution over five days, per ref (queries_integration_test.go):
 	// Instagram spring 5 first / 4 last, summer 0/1; Messenger no referral

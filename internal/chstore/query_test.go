@@ -1,6 +1,7 @@
 package chstore_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/reftrail/reftrail/internal/chstore"
@@ -57,6 +58,8 @@ func TestQueriesBind(t *testing.T) {
 		params map[string]any
 	}{
 		{name: "funnel", params: period},
+		{name: "referral_outcomes", params: period},
+		{name: "funnel_by", params: map[string]any{"from_ms": int64(0), "to_ms": int64(1), "settled_to_ms": int64(0), "by": "ref"}},
 		{name: "attribution", params: period},
 		{name: "pipeline_health", params: period},
 		{name: "open_windows", params: map[string]any{"now_ms": int64(0)}},
@@ -84,5 +87,28 @@ func TestQueriesBind(t *testing.T) {
 				t.Errorf("BindQuery: %v", err)
 			}
 		})
+	}
+}
+
+// funnel_by.sql judges its live referrals with referral_outcomes.sql's text,
+// which also settles outcomes: the two must not drift apart.
+func TestFunnelByRepeatsReferralOutcomes(t *testing.T) {
+	outcomes, err := chstore.Query("referral_outcomes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	funnelBy, err := chstore.Query("funnel_by")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body []string
+	for _, line := range strings.Split(outcomes, "\n") {
+		if !strings.HasPrefix(line, "--") {
+			body = append(body, line)
+		}
+	}
+	live := strings.ReplaceAll(strings.Join(body, "\n"), "{from_ms:Int64}", "greatest({from_ms:Int64}, {settled_to_ms:Int64})")
+	if !strings.Contains(strings.Join(strings.Fields(funnelBy), " "), strings.Join(strings.Fields(live), " ")) {
+		t.Errorf("funnel_by.sql's live part is not referral_outcomes.sql with from_ms raised to settled_to_ms")
 	}
 }

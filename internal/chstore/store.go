@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -31,8 +32,11 @@ type Store struct {
 	queries  driver.Conn
 	database string
 	cfg      Config
-	// now is the clock of windows "now"; tests replace it.
+	// now is the clock of windows "now" and of settled funnel outcomes;
+	// tests replace it.
 	now func() time.Time
+	// settleMu serializes SettleOutcomes.
+	settleMu sync.Mutex
 }
 
 // Open connects to the server of cfg and pings it. Close the Store when done.

@@ -11,8 +11,11 @@
 #               dead_letters.payload and dead_letters.header_values; the
 #               dead_letters_summary view shows dead letters without them.
 #   console     reads as dashboards do, and adds links (INSERT on reftrail.links);
-#               it runs the migrations at start too, hence their DDL and
-#               INSERT on reftrail.schema_migrations.
+#               it settles the funnel's outcomes (INSERT on
+#               reftrail.referral_outcomes and referral_outcome_hours, and the
+#               ALTER ... DELETE of the versions a settle replaces); it runs the
+#               migrations at start too, hence their DDL and INSERT on
+#               reftrail.schema_migrations.
 #
 # ClickHouse 18.16 (CI, make run) has no SQL users: there the connection's user
 # is the configuration's, and dead letters are redacted before they are stored.
@@ -36,6 +39,8 @@ CREATE USER IF NOT EXISTS console IDENTIFIED WITH sha256_password BY $(quote "$R
 GRANT SELECT ON reftrail.* TO console;
 REVOKE SELECT(payload, header_values) ON reftrail.dead_letters FROM console;
 GRANT INSERT ON reftrail.links TO console;
+GRANT INSERT ON reftrail.referral_outcomes TO console;
+GRANT INSERT ON reftrail.referral_outcome_hours TO console;
 GRANT ALTER, CREATE DATABASE, CREATE TABLE, CREATE VIEW ON reftrail.* TO console;
 GRANT INSERT ON reftrail.schema_migrations TO console;
 SQL
