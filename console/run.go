@@ -64,10 +64,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 		}
+		settling, stopSettling := context.WithCancel(ctx)
+		settled := make(chan struct{})
+		go func() {
+			defer close(settled)
+			settleOutcomes(settling, store, logger)
+		}()
+		defer func() {
+			stopSettling()
+			<-settled
+		}()
 		// Ready only once the pages' address accepts connections.
 		ready.Store(store)
 		return httpserver.ServeListener(ctx, httpserver.New(handler, logger), ln, logger)
 	})
+}
+
+// The funnel reads the referrals of hours that ended over 7 days ago from
+// their settled outcomes, settling them first when needed. The console
+// settles the hours of its longest preset (30 days, from any time zone) at
+// start and then every settleEvery, so that a viewer rarely waits for it.
+const (
+	settleLookback = 31 * 24 * time.Hour
+	settleEvery    = 10 * time.Minute
+)
+
+// settleOutcomes keeps the recent funnel outcomes settled until ctx ends. A
+// failure is logged and tried again at the next round: Store.Funnel settles
+// what it needs itself.
+func settleOutcomes(ctx context.Context, store *chstore.Store, logger *slog.Logger) {
+	for {
+		start := time.Now()
+		hours, _, err := store.SettleOutcomes(ctx, start.Add(-settleLookback), start)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			logger.Warn("settling funnel outcomes failed; the funnel settles what it reads", "err", err)
+		case hours > 0:
+			logger.Info("settled funnel outcomes", "hours", hours, "took", time.Since(start).Round(time.Millisecond))
+		}
+		if !backoff.Sleep(ctx, settleEvery) {
+			return
+		}
+	}
 }
 
 // Retry delays while ClickHouse does not answer: it may start after the

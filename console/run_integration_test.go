@@ -455,3 +455,48 @@ func TestIntegrationAPIFunnel(t *testing.T) {
 		}
 	}
 }
+
+// The console settles the funnel outcomes of its longest preset in the
+// background, so that the first viewer of a 30-day funnel does not wait.
+func TestIntegrationSettlesOutcomesInBackground(t *testing.T) {
+	t.Parallel()
+	srv := chtest.Start(t)
+	db := srv.NewDatabase(t)
+	ctx := context.Background()
+	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	// A referral 10 days ago: its outcome is final, and within 30 days.
+	at := time.Now().Add(-10 * 24 * time.Hour).UnixMilli()
+	referral := event.Event{EventID: "r1", Platform: event.Instagram, Kind: event.KindReferral, AccountID: "ig-1", ParticipantID: "p1",
+		EventTime: at, ReceivedTime: at, Thread: event.ThreadExisting, Referral: &event.Referral{Ref: "spring", Source: "SHORTLINK", Type: "OPEN_THREAD"}}
+	if err := store.InsertEvents(ctx, []event.Event{referral}, time.Now()); err != nil {
+		t.Fatalf("InsertEvents: %v", err)
+	}
+
+	c := runConsole(t, srv, db, nil)
+	testenv.WaitReadyz(t, c.metrics, http.StatusOK, 60*time.Second)
+	conn := srv.Conn(t, db)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var hours, referrals uint64
+		if err := conn.QueryRow(ctx, "SELECT (SELECT uniqExact(hour) FROM referral_outcome_hours), (SELECT count() FROM referral_outcomes WHERE ref = 'spring')").Scan(&hours, &referrals); err != nil {
+			t.Fatal(err)
+		}
+		// 31 days back to 7 days and 10 minutes ago, in whole hours: 24
+		// days, an hour less when the clock is in the first 10 minutes
+		// of an hour.
+		if hours >= 24*24-1 && referrals == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: %d hours settled, %d outcome rows of the referral; want at least %d and 1", hours, referrals, 24*24-1)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
