@@ -143,26 +143,45 @@ func BenchmarkIntegrationReads(b *testing.B) {
 		b.Logf("account %s/%s: %d open windows", a.platform, a.account, a.open)
 	}
 
-	// The funnel reads the events of its 30 days and the 7 after them, so it
-	// is measured twice: 30 days up to "now", with the data's 7 days after
-	// it (a past month), and the last 30 days of the data, after which
-	// nothing exists yet (this month, on a database whose newest event is
-	// now). The events each one reads are logged: its cost follows them.
-	var endMs int64
-	if err := conn.QueryRow(ctx, "SELECT max(event_time_ms) + 1 FROM events").Scan(&endMs); err != nil {
+	// The funnel reads settled outcomes for the referrals of hours that
+	// ended over 7 days before the Store's clock, and judges the newer ones
+	// from their events and the 7 days after them. It is measured three
+	// ways: 30 days up to "now" (the newest week judged from events, with
+	// the 7 days of data after it: a worst case, as a live database has no
+	// events after now); with the clock at the data's end, the last 30 days
+	// (what the overview's 30-day preset reads) and the 30 days before them
+	// (a past month, all settled); and 30 days up to "now" judged wholly from
+	// events, as before outcomes were settled. Settling starts from nothing:
+	// its cost is logged.
+	var firstMs, endMs int64
+	if err := conn.QueryRow(ctx, "SELECT min(event_time_ms), max(event_time_ms) + 1 FROM events").Scan(&firstMs, &endMs); err != nil {
 		b.Fatalf("reading the data set: %v", err)
 	}
 	end := time.UnixMilli(endMs).UTC()
+	atEnd := func(run func() error) error {
+		chstore.SetClock(store, func() time.Time { return end })
+		defer chstore.SetClock(store, func() time.Time { return now })
+		return run()
+	}
+	for _, table := range []string{"referral_outcomes", "referral_outcome_hours"} {
+		if err := conn.Exec(ctx, "TRUNCATE TABLE "+table); err != nil {
+			b.Fatalf("emptying %s: %v", table, err)
+		}
+	}
 	for _, w := range []struct {
 		name     string
 		from, to time.Time
-	}{{"30 days up to now", now.Add(-30 * 24 * time.Hour), now}, {"the last 30 days", end.Add(-30 * 24 * time.Hour), end}} {
-		var n uint64
-		q := fmt.Sprintf("SELECT count() FROM events WHERE event_time_ms >= %d AND event_time_ms <= %d", w.from.UnixMilli(), w.to.Add(7*24*time.Hour).UnixMilli())
-		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
-			b.Fatalf("reading the data set: %v", err)
+	}{{"the 30 days the console settles at start", end.Add(-31 * 24 * time.Hour), end}, {"the rest of the data", time.UnixMilli(firstMs), end}} {
+		start := time.Now()
+		var hours int
+		err := atEnd(func() (err error) {
+			hours, _, err = store.SettleOutcomes(ctx, w.from, w.to)
+			return err
+		})
+		if err != nil {
+			b.Fatalf("settling %s: %v", w.name, err)
 		}
-		b.Logf("funnel over %s (%s to %s): reads %d event rows", w.name, w.from.Format(time.RFC3339), w.to.Format(time.RFC3339), n)
+		b.Logf("settled %s: %d hours in %v", w.name, hours, time.Since(start).Round(time.Millisecond))
 	}
 
 	berlin, err := time.LoadLocation("Europe/Berlin")
@@ -201,8 +220,16 @@ func BenchmarkIntegrationReads(b *testing.B) {
 		{"open_windows_all_accounts", 5, func(int) error { return runQuery(ctx, conn, "open_windows", map[string]any{"now_ms": nowMs}) }},
 		{"funnel_by_campaign_30d", 5, func(int) error { _, err := store.Funnel(ctx, month, now, "campaign"); return err }},
 		{"funnel_by_campaign_last_30d", 5, func(int) error {
-			_, err := store.Funnel(ctx, end.Add(-30*24*time.Hour), end, "campaign")
-			return err
+			return atEnd(func() error { _, err := store.Funnel(ctx, end.Add(-30*24*time.Hour), end, "campaign"); return err })
+		}},
+		{"funnel_by_campaign_past_month", 5, func(int) error {
+			return atEnd(func() error {
+				_, err := store.Funnel(ctx, end.Add(-60*24*time.Hour), end.Add(-30*24*time.Hour), "campaign")
+				return err
+			})
+		}},
+		{"funnel_by_campaign_30d_events", 5, func(int) error {
+			return runQuery(ctx, conn, "funnel_by", map[string]any{"from_ms": month.UnixMilli(), "to_ms": nowMs, "settled_to_ms": int64(0), "by": "campaign"})
 		}},
 		{"funnel_by_ref_30d_sql", 5, func(int) error {
 			return runQuery(ctx, conn, "funnel", map[string]any{"from_ms": month.UnixMilli(), "to_ms": nowMs})
