@@ -101,6 +101,17 @@ FROM
                         AND event_time >= toDateTime(intDiv(greatest({from_ms:Int64}, {settled_to_ms:Int64}), 1000), 'UTC')
                         AND event_time <= toDateTime(intDiv({to_ms:Int64} + 604800000, 1000), 'UTC')
                         AND greatest({from_ms:Int64}, {settled_to_ms:Int64}) < {to_ms:Int64}
+                        AND ((isNotNull(referral_ref) AND event_time_ms < {to_ms:Int64}) OR kind IN ('MESSAGE', 'POSTBACK', 'ECHO'))
+                        AND cityHash64(platform, account_id, participant_id) IN
+                        (
+                            SELECT cityHash64(platform, account_id, participant_id)
+                            FROM events
+                            WHERE isNotNull(referral_ref)
+                                AND event_time_ms >= greatest({from_ms:Int64}, {settled_to_ms:Int64}) AND event_time_ms < {to_ms:Int64}
+                                AND event_time >= toDateTime(intDiv(greatest({from_ms:Int64}, {settled_to_ms:Int64}), 1000), 'UTC')
+                                AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
+                                AND greatest({from_ms:Int64}, {settled_to_ms:Int64}) < {to_ms:Int64}
+                        )
                     GROUP BY person
                     HAVING notEmpty(referral_ids)
                 )

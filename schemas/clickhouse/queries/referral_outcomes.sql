@@ -26,8 +26,10 @@
 -- three strings; two of a person's referrals sharing an event_id hash, or two
 -- people sharing a person hash, is a chance of about one in 10^19 per pair.
 --
--- Cost: one pass over the events of the period plus 7 days, grouped by person
--- into arrays of numbers (each referral's event hash and time, its ref, and
+-- Cost: one pass over the events of the period plus 7 days, of which only the
+-- period's referrals and the messages, postbacks and replies of the people
+-- referred in it (found by a first pass over the period's referrals) are
+-- grouped by person, into arrays of numbers (each referral's event hash and time, its ref, and
 -- every message, postback and reply as time * 4 + kind), then each referral
 -- judged against its person's array: an act a of time t and kind k (1 MESSAGE,
 -- 2 POSTBACK, 3 ECHO) is a = t * 4 + k, so t in [x, y] is a in [x * 4, y * 4 + 3].
@@ -53,6 +55,17 @@ FROM
         AND event_time >= toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')
         AND event_time <= toDateTime(intDiv({to_ms:Int64} + 604800000, 1000), 'UTC')
         AND {from_ms:Int64} < {to_ms:Int64}
+        AND ((isNotNull(referral_ref) AND event_time_ms < {to_ms:Int64}) OR kind IN ('MESSAGE', 'POSTBACK', 'ECHO'))
+        AND cityHash64(platform, account_id, participant_id) IN
+        (
+            SELECT cityHash64(platform, account_id, participant_id)
+            FROM events
+            WHERE isNotNull(referral_ref)
+                AND event_time_ms >= {from_ms:Int64} AND event_time_ms < {to_ms:Int64}
+                AND event_time >= toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')
+                AND event_time <= toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
+                AND {from_ms:Int64} < {to_ms:Int64}
+        )
     GROUP BY person
     HAVING notEmpty(referral_ids)
 )
