@@ -102,7 +102,7 @@ func settleOutcomes(ctx context.Context, store *chstore.Store, logger *slog.Logg
 		case err != nil:
 			logger.Warn("settling funnel outcomes failed; the funnel settles what it reads", "err", err)
 		case hours > 0:
-			logger.Info("settled funnel outcomes", "hours", hours, "took", time.Since(start).Round(time.Millisecond))
+			logger.Info("settled funnel outcomes", "hours", hours, "seconds", time.Since(start).Seconds())
 		}
 		if !backoff.Sleep(ctx, settleEvery) {
 			return
