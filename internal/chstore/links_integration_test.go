@@ -240,6 +240,56 @@ func TestIntegrationCampaignRollups(t *testing.T) {
 			t.Errorf("Funnel by ref after a late reply (-want +got):\n%s", diff)
 		}
 	})
+
+	t.Run("settled twice at once", func(t *testing.T) {
+		// Two consoles settling the same hours from nothing: each writes a
+		// version, and the funnel counts one.
+		for _, table := range []string{"referral_outcomes", "referral_outcome_hours"} {
+			if err := e.conn.Exec(ctx, "TRUNCATE TABLE "+e.db+"."+table); err != nil {
+				t.Fatal(err)
+			}
+		}
+		other, err := chstore.Open(ctx, e.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		now := time.UnixMilli(t0 + 5*day).Add(settledAfter)
+		chstore.SetClock(other, func() time.Time { return now })
+		errs := make(chan error, 2)
+		for _, s := range []*chstore.Store{e.store, other} {
+			go func() {
+				_, _, err := s.SettleOutcomes(ctx, from, to)
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("SettleOutcomes: %v", err)
+			}
+		}
+		var versions uint64
+		if err := e.conn.QueryRow(ctx, "SELECT uniqExact(version) FROM "+e.db+".referral_outcome_hours").Scan(&versions); err != nil {
+			t.Fatal(err)
+		}
+		if versions != 2 {
+			t.Errorf("%d versions settled, want 2 (one per store)", versions)
+		}
+		got, err := other.Funnel(ctx, from, to, "ref")
+		if err != nil {
+			t.Fatalf("Funnel: %v", err)
+		}
+		// As after the late reply above.
+		want := []chstore.FunnelRow{
+			row("spring", 4, 3, 2, 2, 2),
+			row("summer", 2, 2, 2, 1, 1),
+			row("autumn", 1, 1, 1, 1, 0),
+			row("winter", 1, 1, 0, 0, 0),
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Funnel by ref after two settles (-want +got):\n%s", diff)
+		}
+	})
 	chstore.SetClock(e.store, time.Now)
 
 	// Attribution over five days, per ref (queries_integration_test.go):

@@ -17,7 +17,8 @@ import (
 // env is a migrated database of its own for one test.
 type env struct {
 	store *chstore.Store
-	conn  driver.Conn // default database: the test's
+	cfg   chstore.Config // the store's
+	conn  driver.Conn    // default database: the test's
 	db    string
 }
 
@@ -26,7 +27,8 @@ func newEnv(t *testing.T) env {
 	srv := chtest.Start(t)
 	db := srv.NewDatabase(t)
 	ctx := context.Background()
-	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password})
+	cfg := chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password}
+	store, err := chstore.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -38,7 +40,7 @@ func newEnv(t *testing.T) env {
 	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	return env{store: store, conn: srv.Conn(t, db), db: db}
+	return env{store: store, cfg: cfg, conn: srv.Conn(t, db), db: db}
 }
 
 func ptr(s string) *string { return &s }
