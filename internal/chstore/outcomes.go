@@ -55,6 +55,15 @@ func (s *Store) SettleOutcomes(ctx context.Context, from, to time.Time) (int, ti
 	if err := s.queries.QueryRow(ctx, "SELECT now()").Scan(&serverNow); err != nil {
 		return 0, from, fmt.Errorf("settling funnel outcomes: reading the server's clock: %w", err)
 	}
+	// The server's clock says which events are late (late_event_hours_mv):
+	// settle nothing it would not call final yet, should this host's clock
+	// run ahead of it.
+	if final := settledBefore(serverNow); final.Before(end) {
+		end = final
+	}
+	if !start.Before(end) {
+		return 0, from, nil
+	}
 	stale, err := s.staleHours(ctx, start, end)
 	if err != nil {
 		return 0, from, err
@@ -148,7 +157,10 @@ func (s *Store) settleRun(ctx context.Context, start, end, serverNow time.Time, 
 	if err != nil {
 		return err
 	}
-	version := strconv.FormatUint(uint64(time.Now().UnixNano()), 10)
+	// Versions order settles by the server's clock, as settled_at and the
+	// late marks are: by this host's, a console whose clock runs ahead
+	// would have its older settle read instead of a newer one.
+	version := strconv.FormatUint(uint64(serverNow.Unix())*1e9+uint64(time.Now().Nanosecond()), 10)
 	hours := strconv.Itoa(int(end.Sub(start) / time.Hour))
 	span := "hour >= " + dateTime(start) + " AND hour < " + dateTime(end)
 	type step struct{ what, sql string }
