@@ -461,16 +461,8 @@ func TestIntegrationAPIFunnel(t *testing.T) {
 func TestIntegrationSettlesOutcomesInBackground(t *testing.T) {
 	t.Parallel()
 	srv := chtest.Start(t)
-	db := srv.NewDatabase(t)
+	store, db := srv.NewStore(t)
 	ctx := context.Background()
-	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
 	// A referral 10 days ago: its outcome is final, and within 30 days.
 	at := time.Now().Add(-10 * 24 * time.Hour).UnixMilli()
 	referral := event.Event{EventID: "r1", Platform: event.Instagram, Kind: event.KindReferral, AccountID: "ig-1", ParticipantID: "p1",

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/dev/chtest"
 	"github.com/reftrail/reftrail/internal/event"
 )
@@ -20,16 +19,8 @@ import (
 func chEnv(t *testing.T, evs []event.Event) map[string]string {
 	t.Helper()
 	srv := chtest.Start(t)
-	db := srv.NewDatabase(t)
+	store, db := srv.NewStore(t)
 	ctx := context.Background()
-	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	if len(evs) > 0 {
 		if err := store.InsertEvents(ctx, evs, time.Now()); err != nil {
 			t.Fatal(err)

@@ -25,21 +25,8 @@ type env struct {
 func newEnv(t *testing.T) env {
 	t.Helper()
 	srv := chtest.Start(t)
-	db := srv.NewDatabase(t)
-	ctx := context.Background()
+	store, db := srv.NewStore(t)
 	cfg := chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password}
-	store, err := chstore.Open(ctx, cfg)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := store.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
 	return env{store: store, cfg: cfg, conn: srv.Conn(t, db), db: db}
 }
 

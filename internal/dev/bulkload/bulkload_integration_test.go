@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/dev/bulkload"
 	"github.com/reftrail/reftrail/internal/dev/chtest"
 )
@@ -13,16 +12,8 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 
 func TestIntegrationLoad(t *testing.T) {
 	srv := chtest.Start(t)
-	db := srv.NewDatabase(t)
+	store, db := srv.NewStore(t)
 	ctx := context.Background()
-	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
 	const want = 120_000
 	var calls int
 	st, err := bulkload.Load(ctx, store, bulkload.Options{Events: want, BatchRows: 20_000}, func(int) { calls++ })

@@ -235,6 +235,27 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	return name
 }
 
+// NewStore creates a database for t as NewDatabase does, migrates it, and
+// returns a Store on it, closed in t.Cleanup, and the database's name.
+func (s *Server) NewStore(t testing.TB) (*chstore.Store, string) {
+	t.Helper()
+	db := s.NewDatabase(t)
+	ctx := context.Background()
+	store, err := chstore.Open(ctx, chstore.Config{Addr: s.Addr, Database: db, Username: s.Username, Password: s.Password})
+	if err != nil {
+		t.Fatalf("chtest: opening a store on %s: %v", db, err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("chtest: closing the store on %s: %v", db, err)
+		}
+	})
+	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
+		t.Fatalf("chtest: migrating %s: %v", db, err)
+	}
+	return store, db
+}
+
 // Conn opens a native connection whose default database is database (the
 // server's default when empty), closed in t.Cleanup.
 func (s *Server) Conn(t testing.TB, database string) driver.Conn {

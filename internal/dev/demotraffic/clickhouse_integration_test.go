@@ -23,16 +23,8 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 // sink would write them), standing in for the pipeline.
 func loadPlan(t *testing.T, srv *chtest.Server, plan *traffic.Plan) string {
 	t.Helper()
-	db := srv.NewDatabase(t)
+	store, db := srv.NewStore(t)
 	ctx := context.Background()
-	store, err := chstore.Open(ctx, chstore.Config{Addr: srv.Addr, Database: db, Username: srv.Username, Password: srv.Password})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx, chstore.MigrateOptions{}); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
 	var evs []event.Event
 	for i, w := range plan.Webhooks() {
 		res, err := meta.Decode(w.Body, meta.Source{ReceivedTime: time.Now().UnixMilli(), Offset: int64(i)})
