@@ -28,9 +28,11 @@ const (
 	// budgetWait is how long a request waits for room in its budget before
 	// it is answered 503 (Meta redelivers).
 	budgetWait = time.Second
-	// bodyReadTimeout is a sender's time to deliver its whole body once the
-	// headers are in. Meta sends within milliseconds; a client that dribbles
-	// is cut off with 408.
+	// bodyReadTimeout is a sender's time to deliver a body over
+	// smallBodyBytes once the headers are in. Meta sends within
+	// milliseconds; a client that dribbles is cut off with 408. A small
+	// body has the server's read timeout (15 s for headers and body), which
+	// spares Meta's requests a deadline change each.
 	bodyReadTimeout = 10 * time.Second
 	// maxConnections caps open connections on the public port; further ones
 	// wait in the kernel's accept queue. Each costs a goroutine and buffers
@@ -106,6 +108,23 @@ func (b *byteBudget) release(n int64) {
 type bodyReader struct {
 	maxBody      int64
 	small, large *byteBudget
+	// buffers holds *pooledBody: buffers for bodies of up to
+	// pooledBodyBytes, Meta's usual size.
+	buffers sync.Pool
+}
+
+// pooledBodyBytes is the size of pooled body buffers.
+const pooledBodyBytes = 8 << 10
+
+type pooledBody [pooledBodyBytes]byte
+
+// recycle gives body's buffer back for another request. Only for a body
+// nothing refers to any more: the one of a record Kafka acknowledged, which
+// the client has let go of.
+func (br *bodyReader) recycle(body []byte) {
+	if cap(body) == pooledBodyBytes {
+		br.buffers.Put((*pooledBody)(body[:pooledBodyBytes]))
+	}
 }
 
 func newBodyReader(maxBody int64) *bodyReader {
@@ -139,12 +158,27 @@ func (br *bodyReader) read(w http.ResponseWriter, r *http.Request) (body []byte,
 	}
 	release = func() { budget.release(n) }
 
-	// The server's ReadTimeout is longer; this one starts when the body does.
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	if budget == br.large {
+		// The server's ReadTimeout is longer; this one starts when the
+		// body does.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	}
 	var err error
 	if known {
-		body = make([]byte, n)
-		_, err = io.ReadFull(r.Body, body)
+		if n <= pooledBodyBytes {
+			buf, _ := br.buffers.Get().(*pooledBody)
+			if buf == nil {
+				buf = new(pooledBody)
+			}
+			body = buf[:n]
+		} else {
+			body = make([]byte, n)
+		}
+		if _, err = io.ReadFull(r.Body, body); err == nil {
+			// The whole body is read: closed now, net/http does not
+			// try to drain it after the answer.
+			r.Body.Close()
+		}
 	} else {
 		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, br.maxBody))
 	}

@@ -95,11 +95,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		verifier:       meta.NewVerifier(cfg.AppSecrets),
 		topicReady:     topic.ready,
 		verifyToken:    cfg.VerifyToken,
+		requestIDs:     newRequestIDs(),
 		bodies:         newBodyReader(cfg.MaxBodyBytes),
 		produceTimeout: cfg.ProduceTimeout,
+		ticks:          newTicker(cfg.ProduceTimeout),
 		metrics:        metrics,
 		logger:         logger,
 	}
+	// Started before serving, stopped once every handler answered.
+	go webhooks.ticks.run(work)
 	var forwarding sync.WaitGroup
 	if sp != nil {
 		webhooks.spool = &spooler{spool: sp, client: client, topic: cfg.RawTopic, topicReady: topic.ready, metrics: metrics, logger: logger}
