@@ -37,7 +37,7 @@ const wrkDuration = 5 * time.Second
 // Kafka as ingest, so the two topics' counts stay apart.
 const minimalTopic = "bench.minimal"
 
-// BenchmarkIngestVsBareHTTP loads three servers with wrk, a separate process
+// BenchmarkIngestVsBareHTTP loads four servers with wrk, a separate process
 // (64 connections, the signed 1.4 KB webhook), one after another in each of
 // b.N rounds, the order rotated every round:
 //
@@ -46,12 +46,15 @@ const minimalTopic = "bench.minimal"
 //   - minimal: the minimal durable handler, reading the body and answering
 //     200 after franz-go acknowledged it on the same Kafka (kfake), the limit
 //     of a 200 that means "in Kafka";
-//   - ingest.
+//   - ingest;
+//   - control: the minimal handler again, on a server of its own, whose
+//     ratio to the minimal handler (ideally 1) shows how finely the machine
+//     tells two servers apart.
 //
 // It reports each one's requests/s, CPU time per request of this process
 // (which runs the servers and kfake, not wrk) and p50/p99/p99.9 latency,
-// as medians over the rounds, and the ratios ingest/bare and ingest/minimal
-// (median, min and max of the rounds' ratios). The CPU figures are steadier
+// as medians over the rounds, and the ratios ingest/bare, ingest/minimal and
+// control/minimal (median, min and max of the rounds' ratios). The CPU figures are steadier
 // than requests/s on a shared machine. Every 200 from ingest is checked
 // against the records Kafka holds.
 func BenchmarkIngestVsBareHTTP(b *testing.B) {
@@ -73,14 +76,17 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		io.Copy(io.Discard, r.Body)
 	}))
 	defer bare.Close()
-	minimal := httptest.NewServer(minimalDurableHandler(b, brokers))
+	minimalHandler := minimalDurableHandler(b, brokers)
+	minimal := httptest.NewServer(minimalHandler)
 	defer minimal.Close()
+	control := httptest.NewServer(minimalHandler)
+	defer control.Close()
 	in := startIngest(b, brokers, map[string]string{"LOG_LEVEL": "error"})
 
 	subjects := []struct {
 		name, url string
 		runs      []wrkResult
-	}{{name: "bare", url: bare.URL}, {name: "minimal", url: minimal.URL}, {name: "ingest", url: in.url}}
+	}{{name: "bare", url: bare.URL}, {name: "minimal", url: minimal.URL}, {name: "ingest", url: in.url}, {name: "control", url: control.URL}}
 	// A short warm-up: connections, Kafka metadata, the heap's size.
 	for _, s := range subjects {
 		runWrk(b, wrkPath, script, s.url, time.Second)
@@ -114,19 +120,19 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
 	}
-	bareRuns, minimalRuns, ingestRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs
-	for _, base := range []struct {
-		name string
-		runs []wrkResult
-	}{{"bare", bareRuns}, {"minimal", minimalRuns}} {
-		ratios := make([]float64, len(ingestRuns))
-		for i := range ingestRuns {
-			ratios[i] = ingestRuns[i].rate / base.runs[i].rate
+	bareRuns, minimalRuns, ingestRuns, controlRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs
+	for _, r := range []struct {
+		name     string
+		of, base []wrkResult
+	}{{"vs_bare", ingestRuns, bareRuns}, {"vs_minimal", ingestRuns, minimalRuns}, {"control_vs_minimal", controlRuns, minimalRuns}} {
+		ratios := make([]float64, len(r.of))
+		for i := range r.of {
+			ratios[i] = r.of[i].rate / r.base[i].rate
 		}
 		slices.Sort(ratios)
-		b.ReportMetric(ratios[len(ratios)/2], "vs_"+base.name)
-		b.ReportMetric(ratios[0], "vs_"+base.name+"_min")
-		b.ReportMetric(ratios[len(ratios)-1], "vs_"+base.name+"_max")
+		b.ReportMetric(ratios[len(ratios)/2], r.name)
+		b.ReportMetric(ratios[0], r.name+"_min")
+		b.ReportMetric(ratios[len(ratios)-1], r.name+"_max")
 	}
 	b.ReportMetric(load, "load_avg")
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -50,76 +50,123 @@ var errProduceTimeout = errors.New("kafka did not acknowledge in time")
 // The wait is bounded here, not by the client: once an idempotent record is
 // buffered, franz-go keeps retrying it whatever its context says (franz-go
 // issue #1217), so the record carries none. A record that lands after we gave
-// up is a duplicate, which event ids absorb downstream. The deadline is
-// checked at the ticks of h.ticks, not by a timer of its own; only when the
-// client's buffer is full (MaxBufferedBytes) does a context come in, to wait
-// for room until the deadline.
+// up is a duplicate, which event ids absorb downstream. The deadline is kept
+// by h.deadlines, not by a timer of its own; only when the client's buffer is
+// full (MaxBufferedBytes) does a context come in, to wait for room until the
+// deadline.
 func (h *webhookHandler) produce(rec *kgo.Record, deadline time.Time) error {
-	acked := make(chan error, 1)
-	promise := func(_ *kgo.Record, err error) { acked <- err }
+	w := h.deadlines.add(deadline)
+	defer h.deadlines.remove(w)
+	promise := func(_ *kgo.Record, err error) { w.answer(err) }
 	h.client.TryProduce(context.Background(), rec, promise)
 	for {
-		select {
-		case err := <-acked:
-			if errors.Is(err, kgo.ErrMaxBuffered) {
-				ctx, cancel := context.WithDeadline(context.Background(), deadline)
-				defer cancel()
-				h.client.Produce(ctx, rec, promise)
-				continue
-			}
-			switch {
-			case errors.Is(err, context.DeadlineExceeded):
-				// Still no room in the buffer at the deadline.
-				h.metrics.produceErrors.WithLabelValues("timeout").Inc()
-				return errProduceTimeout
-			case err != nil:
-				h.metrics.produceErrors.WithLabelValues("error").Inc()
-			}
-			return err
-		case <-h.ticks.next():
-			if time.Now().Before(deadline) {
-				continue
-			}
+		err := <-w.answers
+		switch {
+		case errors.Is(err, kgo.ErrMaxBuffered):
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			h.client.Produce(ctx, rec, promise)
+			continue
+		case errors.Is(err, errProduceTimeout), errors.Is(err, context.DeadlineExceeded):
 			h.metrics.produceErrors.WithLabelValues("timeout").Inc()
 			return errProduceTimeout
+		case err != nil:
+			h.metrics.produceErrors.WithLabelValues("error").Inc()
 		}
+		return err
 	}
 }
 
-// ticker wakes all the requests waiting for Kafka at once, every tick, to
-// check their deadlines: a timer per request costs as much as its produce.
-// A request answers at most a tick after its deadline.
-type ticker struct {
+// deadlines times out the requests waiting for Kafka: every tick, one
+// goroutine answers errProduceTimeout to those whose deadline passed. A timer
+// per request costs as much as its produce, and so does a select between the
+// acknowledgement and a shared tick; a request waits on its answers alone.
+// A request is answered at most a tick after its deadline.
+type deadlines struct {
 	tick time.Duration
-	c    atomic.Pointer[chan struct{}]
+	mu   sync.Mutex
+	head *waiter // a list in no order
 }
 
-// newTicker returns a ticker for deadlines of timeout: a twentieth of it, at
-// least 1ms and at most 50ms.
-func newTicker(timeout time.Duration) *ticker {
-	t := &ticker{tick: min(max(timeout/20, time.Millisecond), 50*time.Millisecond)}
-	c := make(chan struct{})
-	t.c.Store(&c)
-	return t
+// waiter is a request waiting for Kafka.
+type waiter struct {
+	// answers takes the client's promise (twice when the buffer was full)
+	// and the timeout, without ever blocking either.
+	answers    chan error
+	deadline   time.Time
+	prev, next *waiter
+	listed     bool
 }
 
-// run ticks until ctx ends.
-func (t *ticker) run(ctx context.Context) {
-	tk := time.NewTicker(t.tick)
+func (w *waiter) answer(err error) {
+	select {
+	case w.answers <- err:
+	default:
+	}
+}
+
+// newDeadlines returns deadlines for waits of up to timeout, ticking a
+// twentieth of it, at least 1ms and at most 50ms.
+func newDeadlines(timeout time.Duration) *deadlines {
+	return &deadlines{tick: min(max(timeout/20, time.Millisecond), 50*time.Millisecond)}
+}
+
+func (d *deadlines) add(deadline time.Time) *waiter {
+	w := &waiter{answers: make(chan error, 3), deadline: deadline, listed: true}
+	d.mu.Lock()
+	w.next = d.head
+	if d.head != nil {
+		d.head.prev = w
+	}
+	d.head = w
+	d.mu.Unlock()
+	return w
+}
+
+func (d *deadlines) remove(w *waiter) {
+	d.mu.Lock()
+	d.unlink(w)
+	d.mu.Unlock()
+}
+
+// unlink takes w off the list, if it is on it; d.mu is held.
+func (d *deadlines) unlink(w *waiter) {
+	if !w.listed {
+		return
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		d.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next, w.listed = nil, nil, false
+}
+
+// run times out waiters every tick until ctx ends.
+func (d *deadlines) run(ctx context.Context) {
+	tk := time.NewTicker(d.tick)
 	defer tk.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tk.C:
-			c := make(chan struct{})
-			close(*t.c.Swap(&c))
+		case now := <-tk.C:
+			d.mu.Lock()
+			for w := d.head; w != nil; {
+				next := w.next
+				if !now.Before(w.deadline) {
+					d.unlink(w)
+					w.answer(errProduceTimeout)
+				}
+				w = next
+			}
+			d.mu.Unlock()
 		}
 	}
 }
-
-// next returns a channel closed at the next tick.
-func (t *ticker) next() <-chan struct{} { return *t.c.Load() }
 
 // toSpool appends rec to the spool by deadline.
 func (h *webhookHandler) toSpool(deadline time.Time, rec *kgo.Record, requestID, reason string) string {

@@ -98,12 +98,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		requestIDs:     newRequestIDs(),
 		bodies:         newBodyReader(cfg.MaxBodyBytes),
 		produceTimeout: cfg.ProduceTimeout,
-		ticks:          newTicker(cfg.ProduceTimeout),
+		deadlines:      newDeadlines(cfg.ProduceTimeout),
 		metrics:        metrics,
 		logger:         logger,
 	}
 	// Started before serving, stopped once every handler answered.
-	go webhooks.ticks.run(work)
+	go webhooks.deadlines.run(work)
 	var forwarding sync.WaitGroup
 	if sp != nil {
 		webhooks.spool = &spooler{spool: sp, client: client, topic: cfg.RawTopic, topicReady: topic.ready, metrics: metrics, logger: logger}

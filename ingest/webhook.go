@@ -31,8 +31,8 @@ type webhookHandler struct {
 	requestIDs     *requestIDs
 	bodies         *bodyReader
 	produceTimeout time.Duration
-	// ticks wakes requests waiting for Kafka to check their deadline.
-	ticks *ticker
+	// deadlines times out requests waiting for Kafka.
+	deadlines *deadlines
 	// spool is nil when SPOOL_DIR is not set.
 	spool   *spooler
 	metrics *metrics
