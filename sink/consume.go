@@ -16,8 +16,9 @@ import (
 	"github.com/reftrail/reftrail/internal/eventcodec"
 )
 
-// batch is records polled but not yet committed, and the rows decoded from
-// them (kept to reuse their memory).
+// batch is what the sink holds between polls: records polled but not yet
+// written, and the rows decoded from them at flush time (kept to reuse their
+// memory).
 type batch struct {
 	records []*kgo.Record
 	bytes   int
@@ -25,79 +26,33 @@ type batch struct {
 	// FLUSH_INTERVAL later.
 	since time.Time
 
-	// decoded is how many records, from the first, are decoded into
-	// events and deadLetters. Records are decoded as they are polled, so
-	// that decoding overlaps the write of the batch before.
-	decoded     int
 	events      []event.Event
 	eventRecs   []*kgo.Record // eventRecs[i] is the record events[i] came from
 	deadLetters []chstore.DeadLetter
-	// decodeFailed stops decoding at poll time after a decode error that
-	// may pass (the schema registry unreachable, an unknown schema id
-	// waited for): the flush tries again and fails the batch with it.
-	decodeFailed bool
-	// unknownSchemaSince is when the batch first held an event whose
-	// schema id the registry did not know; zero when none waits.
-	unknownSchemaSince time.Time
 }
 
-// undecode drops what was decoded, for the records to be decoded again.
-func (b *batch) undecode() {
-	clear(b.events)
-	clear(b.eventRecs)
-	clear(b.deadLetters)
-	b.events, b.eventRecs, b.deadLetters, b.decoded, b.decodeFailed = b.events[:0], b.eventRecs[:0], b.deadLetters[:0], 0, false
-}
-
-// reset empties the batch, keeping its arrays. Clear, not just truncate, so
-// the written records and rows are not kept alive by the reused arrays.
-func (b *batch) reset() {
-	b.undecode()
-	clear(b.records)
-	b.records, b.bytes, b.since, b.unknownSchemaSince = b.records[:0], 0, time.Time{}, time.Time{}
-}
-
-// inflight is a batch being written to ClickHouse by a goroutine of its own
-// while the loop polls and decodes the next one.
-type inflight struct {
-	batch *batch
-	err   error
-	// done is cancelled once the write ended and err is set.
-	done context.Context
-}
-
-// consume is the loop: poll, decode into the batch, and when the batch is full
-// or old enough write it to ClickHouse, commit its offsets, and allow
-// rebalances.
+// consume is the loop: poll, add to the batch, and when the batch is full or
+// old enough write it to ClickHouse, commit its offsets, and allow rebalances.
 //
-// Pipelining: a due batch is written by its own goroutine (startWrite) while
-// the loop polls and decodes the next batch, so that the sink's decoding
-// overlaps ClickHouse's work on the insert. At most one write is in flight.
-// Its offsets are committed by the loop once it ended (finishWrite), before
-// the next batch's write starts, so commits stay in offset order.
-//
-// Rebalances: the block that BlockRebalanceOnPoll takes at each poll is
-// released (AllowRebalance) only while no write is in flight: from the poll
-// before a write starts until its commit, the sink owns every partition whose
-// records it writes. After each write's commit the loop allows rebalances
-// before the next poll, so a rebalance waits at most one write (bounded by
-// insertTimeout and commitTimeout). Records of partitions revoked or lost
-// while they wait in the batch are dropped uncommitted by dropPartitions:
-// their new owner reads them again from the last commit, and ClickHouse
-// collapses any copy already written.
+// Batching across polls: the rebalance block that BlockRebalanceOnPoll takes
+// at each poll is released right after it (AllowRebalance), whether or not the
+// batch was written, so the group never waits on the sink longer than one
+// flush (bounded by insertTimeout and commitTimeout). Records of partitions
+// revoked or lost while they wait in the batch are dropped uncommitted by
+// dropPartitions: their new owner reads them again from the last commit, and
+// ClickHouse collapses any copy already written. A flush runs only right after
+// a poll, under the block, so it commits only partitions the sink still owns.
 //
 // ClickHouse down (or the schema registry, for an unseen schema id): the
-// failed batch is kept whole (a failed write is put back in front of the
-// batch polled since), fetching is paused (so nothing more is buffered or
-// polled), the sink reports not ready, and the loop polls with the retry's
-// deadline, writing in the loop itself (flush): rebalances and heartbeats go
-// on while it waits, and each attempt runs under a fresh block. The first
-// success resumes fetching and pipelining.
+// failed batch is kept whole, fetching is paused (so nothing more is buffered
+// or polled), the sink reports not ready, and the loop polls with the retry's
+// deadline: rebalances and heartbeats go on while it waits, and the next
+// attempt runs under a fresh block. The first success resumes fetching.
 //
-// Shutdown (ctx cancelled) interrupts the poll but not a write under way: an
+// Shutdown (ctx cancelled) interrupts the poll but not a flush under way: an
 // INSERT cut off on the client may still complete on the server, and writing
-// the batch again at shutdown would store it twice. Every write therefore runs
-// under flushCtx, which ends shutdownTimeout after ctx: the write under way
+// the batch again at shutdown would store it twice. Every flush therefore runs
+// under flushCtx, which ends shutdownTimeout after ctx: the flush under way
 // and the last one share that budget.
 func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store) error {
 	topics := []string{s.cfg.EventsTopic, s.cfg.DLQTopic}
@@ -105,27 +60,14 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 	flushCtx, cancelFlushes := withGrace(ctx, shutdownTimeout)
 	defer cancelFlushes()
 	var retryAt time.Time // zero unless a failed batch waits
-	failed := func(err error) {
-		s.metrics.insertRetries.Inc()
-		if retryAt.IsZero() {
-			cl.PauseFetchTopics(topics...)
-			s.retrying.Store(true)
-		}
-		wait := retry.Next()
-		s.logger.Warn("writing batch failed; keeping it and retrying", "err", err, "backoff", wait)
-		retryAt = time.Now().Add(wait)
-	}
 	for {
 		pollCtx, cancel := s.pollContext(ctx, retryAt)
 		fetches := cl.PollRecords(pollCtx, s.room())
 		cancel()
 		if fetches.IsClientClosed() {
-			if s.writing != nil {
-				<-s.writing.done.Done()
-			}
 			return nil
 		}
-		s.add(ctx, fetches)
+		s.add(fetches)
 		if ctx.Err() != nil {
 			break
 		}
@@ -134,30 +76,20 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 				s.logger.Warn("fetching", "topic", topic, "partition", partition, "err", err)
 			}
 		})
-		if s.writing != nil {
-			if s.writing.done.Err() == nil && !s.due(time.Time{}) {
-				// Keep the block: the write's partitions are ours
-				// until its commit.
-				continue
-			}
-			if err := s.finishWrite(flushCtx, cl); err != nil && ctx.Err() == nil {
-				failed(err)
-			}
-			cl.AllowRebalance()
-			continue
-		}
 		if s.due(retryAt) {
-			var err error
-			if retryAt.IsZero() {
-				err = s.startWrite(flushCtx, store)
-			} else {
-				err = s.flush(flushCtx, cl, store)
-			}
+			err := s.flush(flushCtx, cl, store)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				// Failed as shutdown began: the last flush below retries.
 			case err != nil:
-				failed(err)
+				s.metrics.insertRetries.Inc()
+				if retryAt.IsZero() {
+					cl.PauseFetchTopics(topics...)
+					s.retrying.Store(true)
+				}
+				wait := retry.Next()
+				s.logger.Warn("writing batch failed; keeping it and retrying", "err", err, "backoff", wait)
+				retryAt = time.Now().Add(wait)
 			case !retryAt.IsZero():
 				cl.ResumeFetchTopics(topics...)
 				s.retrying.Store(false)
@@ -166,18 +98,13 @@ func (s *sink) consume(ctx context.Context, cl *kgo.Client, store *chstore.Store
 				retry.Reset()
 			}
 		}
-		if s.writing == nil {
-			cl.AllowRebalance()
-		}
+		cl.AllowRebalance()
 	}
 
-	// Shut down: finish the write under way, then write and commit what is
-	// held (the last poll took the rebalance block) in what is left of the
-	// grace period, and leave the group. Whatever cannot be written in time
-	// stays uncommitted and is read again by the next owner.
-	if s.writing != nil {
-		s.finishWrite(flushCtx, cl)
-	}
+	// Shut down: write and commit what is held (the last poll took the
+	// rebalance block) in what is left of the grace period, then leave the
+	// group. Whatever cannot be written in time stays uncommitted and is
+	// read again by the next owner.
 	retry.Reset()
 	for {
 		err := s.flush(flushCtx, cl, store)
@@ -208,45 +135,23 @@ func withGrace(ctx context.Context, grace time.Duration) (context.Context, conte
 	}
 }
 
-// pollContext bounds the next poll by when the batch is due (the retry time
-// of a failed batch, at once for a full one, else FLUSH_INTERVAL after its
-// oldest record) and by the end of the write in flight, whose commit should
-// not wait for records.
+// pollContext bounds the next poll by when the batch is due: the retry time
+// of a failed batch, else FLUSH_INTERVAL after its oldest record.
 func (s *sink) pollContext(ctx context.Context, retryAt time.Time) (context.Context, context.CancelFunc) {
 	s.mu.Lock()
-	var (
-		pollCtx context.Context
-		cancel  context.CancelFunc
-	)
-	b := s.batch
+	defer s.mu.Unlock()
 	switch {
 	case !retryAt.IsZero():
-		pollCtx, cancel = context.WithDeadline(ctx, retryAt)
-	case len(b.records) >= s.cfg.BatchRows || b.bytes >= maxBatchBytes:
-		// A full batch takes no records: the poll only lets a waiting
-		// rebalance through and takes the block again.
-		pollCtx, cancel = context.WithCancel(ctx)
-		cancel()
-	case len(b.records) > 0:
-		pollCtx, cancel = context.WithDeadline(ctx, b.since.Add(s.cfg.FlushInterval))
-	default:
-		pollCtx, cancel = context.WithCancel(ctx)
+		return context.WithDeadline(ctx, retryAt)
+	case len(s.batch.records) > 0:
+		return context.WithDeadline(ctx, s.batch.since.Add(s.cfg.FlushInterval))
 	}
-	s.mu.Unlock()
-	if s.writing == nil {
-		return pollCtx, cancel
-	}
-	stop := context.AfterFunc(s.writing.done, cancel)
-	return pollCtx, func() {
-		stop()
-		cancel()
-	}
+	return context.WithCancel(ctx)
 }
 
 // room is how many records the next poll may add without overfilling the
 // batch. It is at least 1, since PollRecords reads 0 as no limit; a full batch
-// is polled with a cancelled context (see pollContext) or while fetching is
-// paused, and such polls return nothing.
+// is only polled while fetching is paused, and such polls return nothing.
 func (s *sink) room() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -260,17 +165,16 @@ func (s *sink) due(retryAt time.Time) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.batch
+	b := &s.batch
 	return len(b.records) >= s.cfg.BatchRows || b.bytes >= maxBatchBytes ||
 		(len(b.records) > 0 && time.Since(b.since) >= s.cfg.FlushInterval)
 }
 
-// add appends the polled records to the batch, decodes them, and records the
-// lag.
-func (s *sink) add(ctx context.Context, fetches kgo.Fetches) {
+// add appends the polled records to the batch and records the lag.
+func (s *sink) add(fetches kgo.Fetches) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.batch
+	b := &s.batch
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		n := len(p.Records)
 		if n == 0 {
@@ -285,9 +189,6 @@ func (s *sink) add(ctx context.Context, fetches kgo.Fetches) {
 		}
 		s.metrics.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(p.HighWatermark - p.Records[n-1].Offset - 1))
 	})
-	if !b.decodeFailed && s.decode(ctx, b) != nil {
-		b.decodeFailed = true
-	}
 }
 
 func recordBytes(r *kgo.Record) int {
@@ -299,13 +200,12 @@ func recordBytes(r *kgo.Record) int {
 }
 
 // dropPartitions is the OnPartitionsRevoked and OnPartitionsLost callback. It
-// runs only while the loop allows rebalances, never while a batch is being
-// written, and drops the waiting records of partitions that moved away,
-// uncommitted: see consume.
+// runs only while the loop allows rebalances, never during a flush, and drops
+// the waiting records of partitions that moved away, uncommitted: see consume.
 func (s *sink) dropPartitions(_ context.Context, _ *kgo.Client, gone map[string][]int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.batch
+	b := &s.batch
 	before := len(b.records)
 	b.records = slices.DeleteFunc(b.records, func(r *kgo.Record) bool {
 		return slices.Contains(gone[r.Topic], r.Partition)
@@ -320,125 +220,62 @@ func (s *sink) dropPartitions(_ context.Context, _ *kgo.Client, gone map[string]
 		}
 	}
 	if dropped := before - len(b.records); dropped > 0 {
-		// The rows decoded so far no longer line up with the records.
-		b.undecode()
 		s.logger.Info("partitions moved away; their unwritten records are left to the new owner", "records", dropped)
 	}
 }
 
-// startWrite finishes decoding the batch and hands it to a goroutine that
-// writes it to ClickHouse; a new batch collects the records polled meanwhile.
-// An error that may pass (the schema registry) is returned before anything is
-// written.
-func (s *sink) startWrite(ctx context.Context, store *chstore.Store) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.batch
-	if len(b.records) == 0 {
-		return nil
-	}
-	decodeCtx, cancel := context.WithTimeout(ctx, insertTimeout)
-	defer cancel()
-	if err := s.decode(decodeCtx, b); err != nil {
-		return err
-	}
-	done, markDone := context.WithCancel(context.Background())
-	w := &inflight{batch: b, done: done}
-	s.writing = w
-	s.batch, s.spare = s.spare, nil
-	if s.batch == nil {
-		s.batch = &batch{}
-	}
-	go func() {
-		defer markDone()
-		insertCtx, cancel := context.WithTimeout(ctx, insertTimeout)
-		defer cancel()
-		w.err = s.writeBatch(insertCtx, store, b, time.Now())
-	}()
-	return nil
-}
-
-// finishWrite waits for the write in flight. Once written, its offsets are
-// committed; if it failed, its records are put back in front of the batch
-// polled since, to be decoded and written again with it.
-func (s *sink) finishWrite(ctx context.Context, cl *kgo.Client) error {
-	w := s.writing
-	<-w.done.Done()
-	s.writing = nil
-	if w.err == nil {
-		s.commit(ctx, cl, w.batch)
-		s.spare = w.batch
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	failed, next := w.batch, s.batch
-	failed.records = append(failed.records, next.records...)
-	failed.bytes += next.bytes
-	if failed.unknownSchemaSince.IsZero() {
-		failed.unknownSchemaSince = next.unknownSchemaSince
-	}
-	failed.undecode()
-	next.reset()
-	s.batch, s.spare = failed, next
-	return w.err
-}
-
-// flush writes the batch and commits it in the loop itself: the way of
-// retries after a failure, and of the last batch at shutdown.
+// flush writes the batch to ClickHouse (events, then dead letters) and
+// commits the offsets of its records. On a transient error nothing is
+// committed and the batch is kept whole for another attempt, which may write
+// some rows twice; ClickHouse collapses them. Rows ClickHouse refuses for
+// their data are isolated and dead-lettered (see isolate), so that one bad row
+// never stalls every partition. A failed commit after the rows are written is
+// only logged: the records come again, as duplicates.
 func (s *sink) flush(ctx context.Context, cl *kgo.Client, store *chstore.Store) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.batch
+	b := &s.batch
 	if len(b.records) == 0 {
 		return nil
 	}
 	insertCtx, cancel := context.WithTimeout(ctx, insertTimeout)
 	defer cancel()
-	if err := s.decode(insertCtx, b); err != nil {
+	if err := s.decode(insertCtx); err != nil {
 		return err
 	}
-	if err := s.writeBatch(insertCtx, store, b, time.Now()); err != nil {
-		// The next attempt starts from the records: the rows refused in
-		// this one are not dead letters twice.
-		b.undecode()
+	now := time.Now()
+	if err := s.writeEvents(insertCtx, store, now); err != nil {
 		return err
 	}
-	s.commit(ctx, cl, b)
-	return nil
-}
+	if err := s.writeDeadLetters(insertCtx, store, now); err != nil {
+		return err
+	}
 
-// writeBatch writes a decoded batch to ClickHouse (events, then dead
-// letters). On a transient error the batch is to be written again whole,
-// which may write some rows twice; ClickHouse collapses them. Rows ClickHouse
-// refuses for their data are isolated and dead-lettered (see isolate), so that
-// one bad row never stalls every partition.
-func (s *sink) writeBatch(ctx context.Context, store *chstore.Store, b *batch, now time.Time) error {
-	if err := s.writeEvents(ctx, store, b, now); err != nil {
-		return err
-	}
-	return s.writeDeadLetters(ctx, store, b, now)
-}
-
-// commit commits the offsets of a written batch and empties it. A failed
-// commit is only logged: the records come again, as duplicates.
-func (s *sink) commit(ctx context.Context, cl *kgo.Client, b *batch) {
 	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	if err := cl.CommitRecords(commitCtx, lastPerPartition(b.records)...); err != nil {
 		s.metrics.commitFailures.Inc()
 		s.logger.Warn("committing offsets of a written batch failed; its records will come again", "err", err)
 	}
+	s.unknownSchemaSince = time.Time{}
 	s.metrics.batchRows.Observe(float64(len(b.records)))
 	for i := range b.deadLetters {
 		s.metrics.deadLetters.WithLabelValues(reasonLabel(b.deadLetters[i].Reason)).Inc()
 	}
-	b.reset()
+	// Clear, not just truncate, so the written records and rows are not
+	// kept alive by the reused arrays.
+	clear(b.records)
+	clear(b.events)
+	clear(b.eventRecs)
+	clear(b.deadLetters)
+	b.records, b.events, b.eventRecs, b.deadLetters, b.bytes = b.records[:0], b.events[:0], b.eventRecs[:0], b.deadLetters[:0], 0
+	return nil
 }
 
 // writeEvents inserts the batch's events. Rows ClickHouse refuses become dead
 // letters with the server's reason, written with the batch's others.
-func (s *sink) writeEvents(ctx context.Context, store *chstore.Store, b *batch, now time.Time) error {
+func (s *sink) writeEvents(ctx context.Context, store *chstore.Store, now time.Time) error {
+	b := &s.batch
 	refused, err := s.isolate(ctx, tableEvents, len(b.events), func(ctx context.Context, lo, hi int) error {
 		return store.InsertEvents(ctx, b.events[lo:hi], now)
 	})
@@ -457,7 +294,8 @@ func (s *sink) writeEvents(ctx context.Context, store *chstore.Store, b *batch, 
 // refuses is written again as its identity, reason and the server's refusal
 // alone, without payload or headers; if even that is refused, the batch
 // fails, to be retried.
-func (s *sink) writeDeadLetters(ctx context.Context, store *chstore.Store, b *batch, now time.Time) error {
+func (s *sink) writeDeadLetters(ctx context.Context, store *chstore.Store, now time.Time) error {
+	b := &s.batch
 	refused, err := s.isolate(ctx, tableDeadLetters, len(b.deadLetters), func(ctx context.Context, lo, hi int) error {
 		return store.InsertDeadLetters(ctx, b.deadLetters[lo:hi], now)
 	})
@@ -519,30 +357,32 @@ func (s *sink) isolate(ctx context.Context, table string, n int, insert func(ctx
 	return refused, walk(0, n)
 }
 
-// decode turns the batch's records not decoded yet into events and dead
-// letters. An event record that cannot be decoded becomes a dead letter, so it
-// never blocks its partition; an error that may pass (the schema registry
-// unreachable) stops it, for the batch to fail and be tried again.
-func (s *sink) decode(ctx context.Context, b *batch) error {
-	for _, r := range b.records[b.decoded:] {
+// decode turns the batch's records into events and dead letters. An event
+// record that cannot be decoded becomes a dead letter, so it never blocks its
+// partition; an error that may pass (the schema registry unreachable) fails
+// the whole batch, to be tried again.
+func (s *sink) decode(ctx context.Context) error {
+	b := &s.batch
+	clear(b.events)
+	clear(b.eventRecs)
+	clear(b.deadLetters)
+	b.events, b.eventRecs, b.deadLetters = b.events[:0], b.eventRecs[:0], b.deadLetters[:0]
+	for _, r := range b.records {
 		if r.Topic == s.cfg.DLQTopic {
 			b.deadLetters = append(b.deadLetters, dlqDeadLetter(r, s.cfg.RawTopic))
-			b.decoded++
 			continue
 		}
 		b.events = append(b.events, event.Event{})
 		err := s.decoder.Decode(ctx, r.Value, &b.events[len(b.events)-1])
 		if err == nil {
 			b.eventRecs = append(b.eventRecs, r)
-			b.decoded++
 			continue
 		}
 		b.events = b.events[:len(b.events)-1]
-		if !errors.Is(err, eventcodec.ErrMalformed) && !errors.Is(err, eventcodec.ErrUnknownSchema) || s.waitForSchema(b, err) {
+		if !errors.Is(err, eventcodec.ErrMalformed) && !errors.Is(err, eventcodec.ErrUnknownSchema) || s.waitForSchema(err) {
 			return fmt.Errorf("decoding event at %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
 		b.deadLetters = append(b.deadLetters, eventDeadLetter(r, reasonUndecodable, err.Error()))
-		b.decoded++
 	}
 	return nil
 }
@@ -550,14 +390,14 @@ func (s *sink) decode(ctx context.Context, b *batch) error {
 // waitForSchema reports whether the batch should wait for the schema id of
 // err rather than dead-letter its event: the registry does not know the id,
 // and UNKNOWN_SCHEMA_WAIT has not passed since the batch first met it.
-func (s *sink) waitForSchema(b *batch, err error) bool {
+func (s *sink) waitForSchema(err error) bool {
 	if !errors.Is(err, eventcodec.ErrSchemaNotRegistered) {
 		return false
 	}
-	if b.unknownSchemaSince.IsZero() {
-		b.unknownSchemaSince = time.Now()
+	if s.unknownSchemaSince.IsZero() {
+		s.unknownSchemaSince = time.Now()
 	}
-	return time.Since(b.unknownSchemaSince) < s.cfg.UnknownSchemaWait
+	return time.Since(s.unknownSchemaSince) < s.cfg.UnknownSchemaWait
 }
 
 // insert runs one INSERT of rows rows into table and records it.

@@ -45,11 +45,9 @@ const (
 // kafka.MaxRecordBytes each. The client buffers at most maxConcurrentFetches
 // fetch responses of fetchMaxBytes (a single record larger than the limit still
 // comes, alone), and fetches nothing while a batch waits for ClickHouse.
-// Two batches are held at once, one being written while the next is polled
-// (a failed write is put back in front of the next: one batch of up to
-// twice the size). Together these bound the process however long the
-// backlog: roughly 2×16 MiB buffered + 2×64 MiB of batches + their decoded
-// rows, and the column copies of the batch being written.
+// Together with the decoded batch these bound the process however long the
+// backlog: roughly 2×16 MiB buffered + 64 MiB pending + the decoded rows and
+// their column copies during an insert.
 const (
 	maxBatchBytes          = 64 << 20
 	fetchMaxBytes          = 16 << 20
@@ -73,15 +71,15 @@ type sink struct {
 	// registry) refused waits for its next attempt.
 	retrying atomic.Bool
 
-	// writing is the batch being written, nil when none is; spare is an
-	// empty batch kept for its memory. Used by the consume loop only.
-	writing *inflight
-	spare   *batch
+	// unknownSchemaSince is when the batch first held an event whose
+	// schema id the registry did not know; zero when none waits. Used by
+	// the consume loop only.
+	unknownSchemaSince time.Time
 
 	// mu guards the batch: the consume loop fills and flushes it, the
 	// rebalance callbacks drop records of partitions that moved away.
 	mu    sync.Mutex
-	batch *batch
+	batch batch
 }
 
 func newSink(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*sink, error) {
@@ -93,7 +91,7 @@ func newSink(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*sink,
 	if err != nil {
 		return nil, fmt.Errorf("creating event decoder: %w", err)
 	}
-	return &sink{cfg: cfg, logger: logger, reg: reg, metrics: newMetrics(reg), decoder: decoder, batch: &batch{}}, nil
+	return &sink{cfg: cfg, logger: logger, reg: reg, metrics: newMetrics(reg), decoder: decoder}, nil
 }
 
 // ready reports whether ClickHouse and Kafka answer and no batch is waiting to
