@@ -5,6 +5,11 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reftrail/reftrail/internal/obs"
 )
 
 func TestDeadlinesTimeOutOnlyWaitersPastTheirDeadline(t *testing.T) {
@@ -47,4 +52,60 @@ func TestDeadlinesTimeOutOnlyWaitersPastTheirDeadline(t *testing.T) {
 	if d.head != later || later.next != nil || later.prev != nil {
 		t.Errorf("the list holds more than the waiter still waiting")
 	}
+}
+
+// TestProduceWaitsForRoomUntilTheDeadline fills the client's buffer with a
+// record Kafka never acknowledges: the next produce must wait for room until
+// its deadline, then time out, rather than fail at once.
+func TestProduceWaitsForRoomUntilTheDeadline(t *testing.T) {
+	client, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.MaxBufferedRecords(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	reg := obs.NewRegistry()
+	h := &webhookHandler{client: client, deadlines: newDeadlines(time.Second), metrics: newMetrics(reg)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.deadlines.run(ctx)
+
+	first := make(chan error, 1)
+	go func() {
+		first <- h.produce(&kgo.Record{Topic: "raw", Value: []byte("first")}, time.Now().Add(time.Minute))
+	}()
+	for client.BufferedProduceRecords() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	err = h.produce(&kgo.Record{Topic: "raw", Value: []byte("second")}, start.Add(300*time.Millisecond))
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("gave up after %v, before the deadline of 300ms", waited)
+	}
+	if !errors.Is(err, errProduceTimeout) {
+		t.Errorf("produce with the buffer full = %v, want errProduceTimeout", err)
+	}
+	if got := counterValue(t, reg, "reftrail_ingest_produce_errors_total", "timeout"); got != 1 {
+		t.Errorf("produce errors by timeout = %v, want 1", got)
+	}
+	client.Close()
+	if err := <-first; err == nil {
+		t.Error("the record Kafka never took was acknowledged")
+	}
+}
+
+// counterValue is the value of the counter name whose one label is label.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			if f.GetName() == name && len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
