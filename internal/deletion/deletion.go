@@ -137,8 +137,13 @@ func Follow(ctx context.Context, client *kgo.Client, b *Book, logger *slog.Logge
 
 // idleWait is how long ReadAll waits on a quiet topic before it counts it as
 // read: compaction leaves offsets no record fills, so the end offset may never
-// be reached by a record.
-const idleWait = 2 * time.Second
+// be reached by a record. A partition that has given no record yet may only
+// be slow to answer (a loaded broker, the first fetch): quiet polls count
+// only once every partition gave one, or after firstRecordWait.
+const (
+	idleWait        = 2 * time.Second
+	firstRecordWait = 30 * time.Second
+)
 
 // ReadAll reads topic from the start to its current end into a new Book.
 // client must consume nothing yet; ReadAll assigns it topic's partitions.
@@ -171,6 +176,15 @@ func ReadAll(ctx context.Context, client *kgo.Client, topic string) (*Book, erro
 		}
 		return true
 	}
+	begun := time.Now()
+	allGaveOne := func() bool {
+		for _, n := range next {
+			if n == 0 {
+				return false
+			}
+		}
+		return true
+	}
 	for !done() {
 		pollCtx, cancel := context.WithTimeout(ctx, idleWait)
 		fetches := client.PollFetches(pollCtx)
@@ -188,7 +202,10 @@ func ReadAll(ctx context.Context, client *kgo.Client, topic string) (*Book, erro
 			return nil, errors.Join(errs...)
 		}
 		if fetches.NumRecords() == 0 {
-			break
+			if allGaveOne() || time.Since(begun) > firstRecordWait {
+				break
+			}
+			continue
 		}
 		var bad error
 		fetches.EachRecord(func(rec *kgo.Record) {

@@ -1,11 +1,17 @@
 package deletion
 
 import (
+	"context"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
 )
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -68,5 +74,99 @@ func TestNewCode(t *testing.T) {
 			t.Fatalf("NewCode = %q: want 26 letters and digits, never repeated", c)
 		}
 		seen[c] = true
+	}
+}
+
+// TestReadAllEndsAtOffsetsNoRecordFills writes requests in a transaction, so
+// that each partition ends with a commit marker no record fills: ReadAll must
+// still return every request, once the topic is quiet.
+func TestReadAllEndsAtOffsetsNoRecordFills(t *testing.T) {
+	const topic = "deletions"
+	brokers := kafkatest.Brokers(t, kfake.SeedTopics(2, topic))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("deletion-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	if err := producer.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 11, 25, 8, 0, 0, 0, time.UTC)
+	codes := []string{"CODEA", "CODEB", "CODEC", "CODED", "CODEE", "CODEF"}
+	for _, code := range codes {
+		rec, err := Request{Code: code, UserID: "user-" + code, IssuedAt: at, ReceivedAt: at, Status: Received, UpdatedAt: at}.Record(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+
+	reader, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	book, err := ReadAll(ctx, reader, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range codes {
+		if r, ok := book.Get(code); !ok || r.UserID != "user-"+code {
+			t.Errorf("book.Get(%s) = %+v, %v; want the request", code, r, ok)
+		}
+	}
+}
+
+// TestReadAllWaitsForASlowFirstFetch answers ReadAll's first fetch later
+// than idleWait, as a loaded broker may: ReadAll must wait for it rather than
+// count the quiet topic as read and return an empty book.
+func TestReadAllWaitsForASlowFirstFetch(t *testing.T) {
+	const topic = "deletions"
+	cluster := kafkatest.NewFake(t, kfake.SeedTopics(2, topic))
+	brokers := cluster.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	at := time.Date(2025, 11, 25, 8, 0, 0, 0, time.UTC)
+	codes := []string{"CODEA", "CODEB", "CODEC", "CODED"}
+	for _, code := range codes {
+		rec, err := Request{Code: code, UserID: "user-" + code, IssuedAt: at, ReceivedAt: at, Status: Received, UpdatedAt: at}.Record(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cluster.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.DropControl()
+		cluster.SleepControl(func() { time.Sleep(idleWait + time.Second) })
+		return nil, nil, false
+	})
+
+	reader, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	book, err := ReadAll(ctx, reader, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range codes {
+		if _, ok := book.Get(code); !ok {
+			t.Errorf("book lacks %s", code)
+		}
 	}
 }
