@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +26,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/httpserver"
+	"github.com/reftrail/reftrail/internal/meta"
 )
 
 // benchConcurrency is how many POSTs are in flight at once, as when Meta
@@ -33,11 +37,15 @@ const benchConcurrency = 64
 // wrkDuration is how long wrk loads each server in each round.
 const wrkDuration = 5 * time.Second
 
-// minimalTopic is where the minimal durable handler produces, on the same
-// Kafka as ingest, so the two topics' counts stay apart.
-const minimalTopic = "bench.minimal"
+// minimalTopic and contractTopic are where the minimal and the contract
+// handlers produce, on the same Kafka as ingest, so the topics' counts stay
+// apart.
+const (
+	minimalTopic  = "bench.minimal"
+	contractTopic = "bench.contract"
+)
 
-// BenchmarkIngestVsBareHTTP loads four servers with wrk, a separate process
+// BenchmarkIngestVsBareHTTP loads five servers with wrk, a separate process
 // (64 connections, the signed 1.4 KB webhook), one after another in each of
 // b.N rounds, the order rotated every round:
 //
@@ -46,6 +54,10 @@ const minimalTopic = "bench.minimal"
 //   - minimal: the minimal durable handler, reading the body and answering
 //     200 after franz-go acknowledged it on the same Kafka (kfake), the limit
 //     of a 200 that means "in Kafka";
+//   - contract: the minimal handler doing what the design asks of ingest
+//     and nothing else: on ingest's hardened http.Server, it answers an
+//     X-Request-Id, checks the HMAC and produces the record keyed by the
+//     account with its four headers (ingest's newRawRecord);
 //   - ingest;
 //   - control: the minimal handler again, on a server of its own, whose
 //     ratio to the minimal handler (ideally 1) shows how finely the machine
@@ -53,9 +65,10 @@ const minimalTopic = "bench.minimal"
 //
 // It reports each one's requests/s, CPU time per request of this process
 // (which runs the servers and kfake, not wrk) and p50/p99/p99.9 latency,
-// as medians over the rounds, and the ratios ingest/bare, ingest/minimal and
-// control/minimal (median, min and max of the rounds' ratios). The CPU figures are steadier
-// than requests/s on a shared machine. Every 200 from ingest is checked
+// as medians over the rounds, and the ratios ingest/bare, ingest/minimal,
+// ingest/contract, contract/minimal and control/minimal (median, min and max
+// of the rounds' ratios). The CPU figures are steadier than requests/s on a
+// shared machine. Every 200 from ingest is checked
 // against the records Kafka holds.
 func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	wrkPath, err := exec.LookPath("wrk")
@@ -81,12 +94,13 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	defer minimal.Close()
 	control := httptest.NewServer(minimalHandler)
 	defer control.Close()
+	contract := serveContractHandler(b, brokers)
 	in := startIngest(b, brokers, map[string]string{"LOG_LEVEL": "error"})
 
 	subjects := []struct {
 		name, url string
 		runs      []wrkResult
-	}{{name: "bare", url: bare.URL}, {name: "minimal", url: minimal.URL}, {name: "ingest", url: in.url}, {name: "control", url: control.URL}}
+	}{{name: "bare", url: bare.URL}, {name: "minimal", url: minimal.URL}, {name: "ingest", url: in.url}, {name: "control", url: control.URL}, {name: "contract", url: contract}}
 	// A short warm-up: connections, Kafka metadata, the heap's size.
 	for _, s := range subjects {
 		runWrk(b, wrkPath, script, s.url, time.Second)
@@ -120,11 +134,12 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
 	}
-	bareRuns, minimalRuns, ingestRuns, controlRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs
+	bareRuns, minimalRuns, ingestRuns, controlRuns, contractRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs, subjects[4].runs
 	for _, r := range []struct {
 		name     string
 		of, base []wrkResult
-	}{{"vs_bare", ingestRuns, bareRuns}, {"vs_minimal", ingestRuns, minimalRuns}, {"control_vs_minimal", controlRuns, minimalRuns}} {
+	}{{"vs_bare", ingestRuns, bareRuns}, {"vs_minimal", ingestRuns, minimalRuns}, {"vs_contract", ingestRuns, contractRuns},
+		{"contract_vs_minimal", contractRuns, minimalRuns}, {"control_vs_minimal", controlRuns, minimalRuns}} {
 		ratios := make([]float64, len(r.of))
 		for i := range r.of {
 			ratios[i] = r.of[i].rate / r.base[i].rate
@@ -163,6 +178,51 @@ func minimalDurableHandler(b *testing.B, brokers []string) http.Handler {
 		}
 		io.WriteString(w, "EVENT_RECEIVED")
 	})
+}
+
+// serveContractHandler serves, on ingest's hardened http.Server, the minimal
+// durable handler with what the design asks of ingest added: an X-Request-Id
+// on the answer, the HMAC checked against the app secrets, and the record
+// keyed by the account with its four headers. It returns the server's URL.
+func serveContractHandler(b *testing.B, brokers []string) string {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, contractTopic); err != nil {
+		b.Fatalf("creating %s: %v", contractTopic, err)
+	}
+	verifier := meta.NewVerifier([]string{testSecret, testSecondAppSecret})
+	ids := newRequestIDs()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := ids.next()
+		w.Header().Set("X-Request-Id", id)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		signature := r.Header.Get(meta.SignatureHeader)
+		if err := verifier.Verify(signature, body); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		rec := newRawRecord(contractTopic, body, time.Now(), id, r.Header.Get("Content-Type"), signature)
+		if err := cl.ProduceSync(r.Context(), rec).FirstErr(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "EVENT_RECEIVED")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httpserver.New(handler, slog.New(slog.DiscardHandler))
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }
 
 // wrkScript writes the Lua script that makes wrk POST body, signed, and
