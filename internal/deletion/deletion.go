@@ -139,7 +139,8 @@ func Follow(ctx context.Context, client *kgo.Client, b *Book, logger *slog.Logge
 // read: compaction leaves offsets no record fills, so the end offset may never
 // be reached by a record. A partition that has given no record yet may only
 // be slow to answer (a loaded broker, the first fetch): quiet polls count
-// only once every partition gave one, or after firstRecordWait.
+// only once every partition holding records gave one, or after
+// firstRecordWait.
 const (
 	idleWait        = 2 * time.Second
 	firstRecordWait = 30 * time.Second
