@@ -158,14 +158,7 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 // request, which ingest does not (it sets 0), and the baseline would be slow
 // for a reason that has nothing to do with the work.
 func minimalDurableHandler(b *testing.B, brokers []string) http.Handler {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(minimalTopic), kgo.ProducerLinger(0))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(cl.Close)
-	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, minimalTopic); err != nil {
-		b.Fatalf("creating %s: %v", minimalTopic, err)
-	}
+	cl := benchProducer(b, brokers, minimalTopic)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -180,19 +173,26 @@ func minimalDurableHandler(b *testing.B, brokers []string) http.Handler {
 	})
 }
 
+// benchProducer creates topic (3 partitions) and returns a client producing
+// to it by default, with franz-go's defaults but no linger, as ingest.
+func benchProducer(b *testing.B, brokers []string, topic string) *kgo.Client {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, topic); err != nil {
+		b.Fatalf("creating %s: %v", topic, err)
+	}
+	return cl
+}
+
 // serveContractHandler serves, on ingest's hardened http.Server, the minimal
 // durable handler with what the design asks of ingest added: an X-Request-Id
 // on the answer, the HMAC checked against the app secrets, and the record
 // keyed by the account with its four headers. It returns the server's URL.
 func serveContractHandler(b *testing.B, brokers []string) string {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(cl.Close)
-	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, contractTopic); err != nil {
-		b.Fatalf("creating %s: %v", contractTopic, err)
-	}
+	cl := benchProducer(b, brokers, contractTopic)
 	verifier := meta.NewVerifier([]string{testSecret, testSecondAppSecret})
 	ids := newRequestIDs()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -396,11 +396,14 @@ func TestConcurrentPostsProduceEachBodyUnchanged(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	in := startIngest(t, brokers, nil)
 	const clients, perClient = 32, 40
+	bodyOf := func(c, i int) string {
+		return fmt.Sprintf(`{"object":"instagram","entry":[{"id":"1784140000%05d","messaging":[]}],"n":%d}`, c, c*perClient+i)
+	}
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
 			for i := range perClient {
-				body := []byte(fmt.Sprintf(`{"object":"instagram","entry":[{"id":"1784140000%05d","messaging":[]}],"n":%d}`, c, c*perClient+i))
+				body := []byte(bodyOf(c, i))
 				status, _, err := postSigned(http.DefaultClient, in.url, body)
 				if err != nil || status != 200 {
 					t.Errorf("POST %s = %d, %v; want 200", body, status, err)
@@ -415,7 +418,7 @@ func TestConcurrentPostsProduceEachBodyUnchanged(t *testing.T) {
 	}
 	for c := range clients {
 		for i := range perClient {
-			body := fmt.Sprintf(`{"object":"instagram","entry":[{"id":"1784140000%05d","messaging":[]}],"n":%d}`, c, c*perClient+i)
+			body := bodyOf(c, i)
 			if got[body] != 1 {
 				t.Errorf("raw topic holds %d copies of %s, want 1", got[body], body)
 			}

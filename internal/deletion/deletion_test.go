@@ -93,17 +93,8 @@ func TestReadAllEndsAtOffsetsNoRecordFills(t *testing.T) {
 	if err := producer.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
-	at := time.Date(2025, 11, 25, 8, 0, 0, 0, time.UTC)
 	codes := []string{"CODEA", "CODEB", "CODEC", "CODED", "CODEE", "CODEF"}
-	for _, code := range codes {
-		rec, err := Request{Code: code, UserID: "user-" + code, IssuedAt: at, ReceivedAt: at, Status: Received, UpdatedAt: at}.Record(topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produceRequests(ctx, t, producer, topic, codes)
 	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +104,7 @@ func TestReadAllEndsAtOffsetsNoRecordFills(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reader.Close()
-	book, err := ReadAll(ctx, reader, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, code := range codes {
-		if r, ok := book.Get(code); !ok || r.UserID != "user-"+code {
-			t.Errorf("book.Get(%s) = %+v, %v; want the request", code, r, ok)
-		}
-	}
+	readAllWants(ctx, t, reader, topic, codes)
 }
 
 // TestReadAllWaitsForASlowFirstFetch answers ReadAll's first fetch later
@@ -138,17 +121,8 @@ func TestReadAllWaitsForASlowFirstFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer producer.Close()
-	at := time.Date(2025, 11, 25, 8, 0, 0, 0, time.UTC)
 	codes := []string{"CODEA", "CODEB", "CODEC", "CODED"}
-	for _, code := range codes {
-		rec, err := Request{Code: code, UserID: "user-" + code, IssuedAt: at, ReceivedAt: at, Status: Received, UpdatedAt: at}.Record(topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produceRequests(ctx, t, producer, topic, codes)
 	cluster.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.DropControl()
 		cluster.SleepControl(func() { time.Sleep(idleWait + time.Second) })
@@ -160,13 +134,36 @@ func TestReadAllWaitsForASlowFirstFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reader.Close()
+	readAllWants(ctx, t, reader, topic, codes)
+}
+
+// produceRequests produces a received request for each code, its user id
+// "user-" + code.
+func produceRequests(ctx context.Context, t *testing.T, producer *kgo.Client, topic string, codes []string) {
+	t.Helper()
+	at := time.Date(2025, 11, 25, 8, 0, 0, 0, time.UTC)
+	for _, code := range codes {
+		rec, err := Request{Code: code, UserID: "user-" + code, IssuedAt: at, ReceivedAt: at, Status: Received, UpdatedAt: at}.Record(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readAllWants reads topic with ReadAll and checks the book holds the
+// request of each code that produceRequests wrote.
+func readAllWants(ctx context.Context, t *testing.T, reader *kgo.Client, topic string, codes []string) {
+	t.Helper()
 	book, err := ReadAll(ctx, reader, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, code := range codes {
-		if _, ok := book.Get(code); !ok {
-			t.Errorf("book lacks %s", code)
+		if r, ok := book.Get(code); !ok || r.UserID != "user-"+code {
+			t.Errorf("book.Get(%s) = %+v, %v; want the request", code, r, ok)
 		}
 	}
 }
