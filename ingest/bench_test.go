@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 	"github.com/reftrail/reftrail/internal/httpserver"
 	"github.com/reftrail/reftrail/internal/meta"
 )
@@ -37,15 +38,16 @@ const benchConcurrency = 64
 // wrkDuration is how long wrk loads each server in each round.
 const wrkDuration = 5 * time.Second
 
-// minimalTopic and contractTopic are where the minimal and the contract
-// handlers produce, on the same Kafka as ingest, so the topics' counts stay
-// apart.
+// minimalTopic, contractTopic and connectTopic are where the minimal and
+// contract handlers and the Connect stand-in produce, on the same Kafka as
+// ingest, so the topics' counts stay apart.
 const (
 	minimalTopic  = "bench.minimal"
 	contractTopic = "bench.contract"
+	connectTopic  = "bench.connect"
 )
 
-// BenchmarkIngestVsBareHTTP loads five servers with wrk, a separate process
+// BenchmarkIngestVsBareHTTP loads six servers with wrk, a separate process
 // (64 connections, the signed 1.4 KB webhook), one after another in each of
 // b.N rounds, the order rotated every round:
 //
@@ -61,15 +63,18 @@ const (
 //   - ingest;
 //   - control: the minimal handler again, on a server of its own, whose
 //     ratio to the minimal handler (ideally 1) shows how finely the machine
-//     tells two servers apart.
+//     tells two servers apart;
+//   - connect: Redpanda Connect's engine set up as a generic connector
+//     (internal/dev/connectbench), a child process.
 //
 // It reports each one's requests/s, CPU time per request of this process
-// (which runs the servers and kfake, not wrk) and p50/p99/p99.9 latency,
-// as medians over the rounds, and the ratios ingest/bare, ingest/minimal,
-// ingest/contract, contract/minimal and control/minimal (median, min and max
-// of the rounds' ratios). The CPU figures are steadier than requests/s on a
-// shared machine. Every 200 from ingest is checked
-// against the records Kafka holds.
+// (which runs the servers and kfake, not wrk; for connect, its child's too)
+// and p50/p99/p99.9 latency, as medians over the rounds, and the ratios
+// ingest/bare, ingest/minimal, ingest/contract, ingest/connect,
+// contract/minimal and control/minimal (median, min and max of the rounds'
+// ratios). The CPU figures are steadier than requests/s on a shared machine.
+// Every 200 from ingest and from connect is checked against the records Kafka
+// holds.
 func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	wrkPath, err := exec.LookPath("wrk")
 	if err != nil {
@@ -95,27 +100,34 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	control := httptest.NewServer(minimalHandler)
 	defer control.Close()
 	contract := serveContractHandler(b, brokers)
+	connect, connectCPU := startConnect(b, brokers)
 	in := startIngest(b, brokers, map[string]string{"LOG_LEVEL": "error"})
 
 	subjects := []struct {
 		name, url string
+		cpu       func() time.Duration
 		runs      []wrkResult
-	}{{name: "bare", url: bare.URL}, {name: "minimal", url: minimal.URL}, {name: "ingest", url: in.url}, {name: "control", url: control.URL}, {name: "contract", url: contract}}
+	}{{name: "bare", url: bare.URL, cpu: processCPU}, {name: "minimal", url: minimal.URL, cpu: processCPU},
+		{name: "ingest", url: in.url, cpu: processCPU}, {name: "control", url: control.URL, cpu: processCPU},
+		{name: "contract", url: contract, cpu: processCPU}, {name: "connect", url: connect, cpu: connectCPU}}
 	// A short warm-up: connections, Kafka metadata, the heap's size.
 	for _, s := range subjects {
-		runWrk(b, wrkPath, script, s.url, time.Second)
+		runWrk(b, wrkPath, script, s.url, s.cpu, time.Second)
 	}
-	ingestOK := int64(0)
+	ingestOK, connectOK := int64(0), int64(0)
 	load := loadAverage()
 
 	b.ResetTimer()
 	for round := range b.N {
 		for i := range subjects {
 			s := &subjects[(i+round)%len(subjects)]
-			r := runWrk(b, wrkPath, script, s.url, wrkDuration)
+			r := runWrk(b, wrkPath, script, s.url, s.cpu, wrkDuration)
 			s.runs = append(s.runs, r)
-			if s.name == "ingest" {
+			switch s.name {
+			case "ingest":
 				ingestOK += r.requests
+			case "connect":
+				connectOK += r.requests
 			}
 		}
 	}
@@ -127,6 +139,9 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	if got := countRaw(b, brokers); got < ingestOK {
 		b.Fatalf("raw topic holds %d records after %d answers of 200", got, ingestOK)
 	}
+	if got := countRecords(b, brokers, connectTopic); got < connectOK {
+		b.Fatalf("%s holds %d records after %d answers of 200 from connect", connectTopic, got, connectOK)
+	}
 	for _, s := range subjects {
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.rate }), s.name+"_req/s")
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.cpuPerReq }), s.name+"_cpu_us/req")
@@ -134,11 +149,12 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
 	}
-	bareRuns, minimalRuns, ingestRuns, controlRuns, contractRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs, subjects[4].runs
+	bareRuns, minimalRuns, ingestRuns, controlRuns, contractRuns, connectRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs, subjects[4].runs, subjects[5].runs
 	for _, r := range []struct {
 		name     string
 		of, base []wrkResult
 	}{{"vs_bare", ingestRuns, bareRuns}, {"vs_minimal", ingestRuns, minimalRuns}, {"vs_contract", ingestRuns, contractRuns},
+		{"vs_connect", ingestRuns, connectRuns},
 		{"contract_vs_minimal", contractRuns, minimalRuns}, {"control_vs_minimal", controlRuns, minimalRuns}} {
 		ratios := make([]float64, len(r.of))
 		for i := range r.of {
@@ -185,6 +201,43 @@ func benchProducer(b *testing.B, brokers []string, topic string) *kgo.Client {
 		b.Fatalf("creating %s: %v", topic, err)
 	}
 	return cl
+}
+
+// startConnect builds internal/dev/connectbench (Redpanda Connect's engine
+// with an http_server input and a Kafka output answering each POST once
+// Kafka acknowledged it) and runs it producing to connectTopic. It returns
+// its URL and the CPU time of this process and the child together.
+func startConnect(b *testing.B, brokers []string) (string, func() time.Duration) {
+	benchProducer(b, brokers, connectTopic)
+	bin := filepath.Join(b.TempDir(), "connectbench")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join("..", "internal", "dev", "connectbench")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building connectbench: %v\n%s", err, out)
+	}
+	addr := testenv.FreeAddr(b)
+	cmd := exec.Command(bin, "-addr", addr, "-brokers", strings.Join(brokers, ","), "-topic", connectTopic)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting connectbench: %v", err)
+	}
+	// Stop exactly the process this benchmark started, by its pid.
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if conn, err := net.Dial("tcp", addr); err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("connectbench did not listen on %s within 30s:\n%s", addr, logs.String())
+		}
+	}
+	pid := cmd.Process.Pid
+	return "http://" + addr, func() time.Duration { return processCPU() + childCPU(b, pid) }
 }
 
 // serveContractHandler serves, on ingest's hardened http.Server, the minimal
@@ -260,12 +313,12 @@ type wrkResult struct {
 }
 
 // runWrk loads url's /webhook for d and fails the benchmark on any error or
-// answer other than 2xx.
-func runWrk(b *testing.B, wrkPath, script, url string, d time.Duration) wrkResult {
-	cpu0 := processCPU()
+// answer other than 2xx. cpu tells the CPU time the server has used.
+func runWrk(b *testing.B, wrkPath, script, url string, cpu func() time.Duration, d time.Duration) wrkResult {
+	cpu0 := cpu()
 	out, err := exec.Command(wrkPath, "-t2", fmt.Sprintf("-c%d", benchConcurrency),
 		fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "10s", "-s", script, url+"/webhook").CombinedOutput()
-	cpu := processCPU() - cpu0
+	used := cpu() - cpu0
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -293,7 +346,7 @@ func runWrk(b *testing.B, wrkPath, script, url string, d time.Duration) wrkResul
 	return wrkResult{
 		requests:  f[0],
 		rate:      float64(f[0]) / (float64(f[1]) / 1e6),
-		cpuPerReq: float64(cpu.Microseconds()) / float64(f[0]),
+		cpuPerReq: float64(used.Microseconds()) / float64(f[0]),
 		p50:       float64(f[7]) / 1000,
 		p99:       float64(f[8]) / 1000,
 		p999:      float64(f[9]) / 1000,
@@ -305,6 +358,24 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// childCPU is the user and system CPU time process pid has used, from
+// /proc/<pid>/stat (clock ticks of 10 ms).
+func childCPU(b *testing.B, pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command's closing parenthesis start at the
+	// third, the state; utime and stime are the 14th and 15th.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("reading %d's CPU time from %q", pid, stat)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // loadAverage is the machine's 1-minute load average, reported so a reader

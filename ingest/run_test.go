@@ -126,6 +126,12 @@ func readRaw(t *testing.T, brokers []string, want int) []*kgo.Record {
 // countRaw returns how many records the raw topic holds.
 func countRaw(t testing.TB, brokers []string) int64 {
 	t.Helper()
+	return countRecords(t, brokers, testTopic)
+}
+
+// countRecords is how many records name's three partitions hold.
+func countRecords(t testing.TB, brokers []string, name string) int64 {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +139,7 @@ func countRaw(t testing.TB, brokers []string) int64 {
 	defer cl.Close()
 	req := kmsg.NewPtrListOffsetsRequest()
 	topic := kmsg.NewListOffsetsRequestTopic()
-	topic.Topic = testTopic
+	topic.Topic = name
 	for p := range int32(3) {
 		part := kmsg.NewListOffsetsRequestTopicPartition()
 		part.Partition = p
