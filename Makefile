@@ -38,7 +38,7 @@ test:
 # Each service benchmark measures its own baseline in the same run and prints
 # the ratio; see README.md (Benchmarks).
 bench:
-	$(GO) test -run '^$$' -bench IngestVsBareHTTP -benchtime 3x ./ingest
+	$(GO) test -run '^$$' -bench IngestVsBareHTTP -benchtime 5x ./ingest
 	$(GO) test -run '^$$' -bench SpoolVsBareHTTP -benchtime 20000x ./ingest
 	$(GO) test -run '^$$' -bench EnrichVsDecodeEncode -benchtime 1x ./enrich
 	$(GO) test -run '^$$' -bench SinkThroughput -benchtime 1x ./sink

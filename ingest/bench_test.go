@@ -36,7 +36,7 @@ import (
 const benchConcurrency = 64
 
 // wrkDuration is how long wrk loads each server in each round.
-const wrkDuration = 5 * time.Second
+const wrkDuration = 3 * time.Second
 
 // minimalTopic, contractTopic and connectTopic are where the minimal and
 // contract handlers and the Connect stand-in produce, on the same Kafka as
