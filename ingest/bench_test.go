@@ -38,17 +38,16 @@ const benchConcurrency = 64
 // wrkDuration is how long wrk loads each server in each round.
 const wrkDuration = 3 * time.Second
 
-// minimalTopic, contractTopic and connectTopic are where the minimal and
-// contract handlers and the Connect stand-in produce, on the same Kafka as
-// ingest, so the topics' counts stay apart.
+// minimalTopic and contractTopic are where the minimal and contract handlers
+// produce, on the same Kafka as ingest, so the topics' counts stay apart; the
+// Connect stand-ins produce to topics named after them.
 const (
 	minimalTopic  = "bench.minimal"
 	contractTopic = "bench.contract"
-	connectTopic  = "bench.connect"
 )
 
-// BenchmarkIngestVsBareHTTP loads six servers with wrk, a separate process
-// (64 connections, the signed 1.4 KB webhook), one after another in each of
+// BenchmarkIngestVsBareHTTP loads seven servers with wrk, a separate process
+// (64 connections, the signed 1.1 KB webhook), one after another in each of
 // b.N rounds, the order rotated every round:
 //
 //   - bare: net/http reading the body and answering 200, the ceiling of any
@@ -65,16 +64,19 @@ const (
 //     ratio to the minimal handler (ideally 1) shows how finely the machine
 //     tells two servers apart;
 //   - connect: Redpanda Connect's engine set up as a generic connector
-//     (internal/dev/connectbench), a child process.
+//     (internal/dev/connectbench, a child process) with kafka_franz's
+//     default of 10 batches in flight, as Redpanda Connect runs unless told
+//     otherwise;
+//   - connect_tuned: the same with 64 in flight, the load's concurrency.
 //
 // It reports each one's requests/s, CPU time per request of this process
-// (which runs the servers and kfake, not wrk; for connect, its child's too)
-// and p50/p99/p99.9 latency, as medians over the rounds, and the ratios
-// ingest/bare, ingest/minimal, ingest/contract, ingest/connect,
-// contract/minimal and control/minimal (median, min and max of the rounds'
-// ratios). The CPU figures are steadier than requests/s on a shared machine.
-// Every 200 from ingest and from connect is checked against the records Kafka
-// holds.
+// (which runs the servers and kfake, not wrk; for the Connect stand-ins,
+// their child's too) and p50/p99/p99.9 latency, as medians over the rounds,
+// and the ratios ingest/bare, ingest/minimal, ingest/contract,
+// ingest/connect, ingest/connect_tuned, contract/minimal and control/minimal
+// (median, min and max of the rounds' ratios). The CPU figures are steadier
+// than requests/s on a shared machine. Every 200 from ingest and from the
+// stand-ins is checked against the records Kafka holds.
 func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	wrkPath, err := exec.LookPath("wrk")
 	if err != nil {
@@ -100,7 +102,9 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	control := httptest.NewServer(minimalHandler)
 	defer control.Close()
 	contract := serveContractHandler(b, brokers)
-	connect, connectCPU := startConnect(b, brokers)
+	connectBin := buildConnect(b)
+	connect := startConnect(b, connectBin, brokers, "connect", 10)
+	connectTuned := startConnect(b, connectBin, brokers, "connect_tuned", benchConcurrency)
 	in := startIngest(b, brokers, map[string]string{"LOG_LEVEL": "error"})
 
 	subjects := []struct {
@@ -109,12 +113,13 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		runs      []wrkResult
 	}{{name: "bare", url: bare.URL, cpu: processCPU}, {name: "minimal", url: minimal.URL, cpu: processCPU},
 		{name: "ingest", url: in.url, cpu: processCPU}, {name: "control", url: control.URL, cpu: processCPU},
-		{name: "contract", url: contract, cpu: processCPU}, {name: "connect", url: connect, cpu: connectCPU}}
+		{name: "contract", url: contract, cpu: processCPU},
+		{name: connect.name, url: connect.url, cpu: connect.cpu}, {name: connectTuned.name, url: connectTuned.url, cpu: connectTuned.cpu}}
 	// A short warm-up: connections, Kafka metadata, the heap's size.
 	for _, s := range subjects {
 		runWrk(b, wrkPath, script, s.url, s.cpu, time.Second)
 	}
-	ingestOK, connectOK := int64(0), int64(0)
+	ok := map[string]int64{}
 	load := loadAverage()
 
 	b.ResetTimer()
@@ -123,12 +128,7 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 			s := &subjects[(i+round)%len(subjects)]
 			r := runWrk(b, wrkPath, script, s.url, s.cpu, wrkDuration)
 			s.runs = append(s.runs, r)
-			switch s.name {
-			case "ingest":
-				ingestOK += r.requests
-			case "connect":
-				connectOK += r.requests
-			}
+			ok[s.name] += r.requests
 		}
 	}
 	b.StopTimer()
@@ -136,11 +136,13 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 
 	// wrk drops the connections still waiting at the end, so Kafka may hold
 	// a few records more than there were 200s, never fewer.
-	if got := countRaw(b, brokers); got < ingestOK {
-		b.Fatalf("raw topic holds %d records after %d answers of 200", got, ingestOK)
+	if got := countRaw(b, brokers); got < ok["ingest"] {
+		b.Fatalf("raw topic holds %d records after %d answers of 200", got, ok["ingest"])
 	}
-	if got := countRecords(b, brokers, connectTopic); got < connectOK {
-		b.Fatalf("%s holds %d records after %d answers of 200 from connect", connectTopic, got, connectOK)
+	for _, c := range []connectStandIn{connect, connectTuned} {
+		if got := countRecords(b, brokers, c.topic); got < ok[c.name] {
+			b.Fatalf("%s holds %d records after %d answers of 200 from %s", c.topic, got, ok[c.name], c.name)
+		}
 	}
 	for _, s := range subjects {
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.rate }), s.name+"_req/s")
@@ -149,12 +151,12 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
 		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
 	}
-	bareRuns, minimalRuns, ingestRuns, controlRuns, contractRuns, connectRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs, subjects[4].runs, subjects[5].runs
+	bareRuns, minimalRuns, ingestRuns, controlRuns, contractRuns, connectRuns, connectTunedRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs, subjects[4].runs, subjects[5].runs, subjects[6].runs
 	for _, r := range []struct {
 		name     string
 		of, base []wrkResult
 	}{{"vs_bare", ingestRuns, bareRuns}, {"vs_minimal", ingestRuns, minimalRuns}, {"vs_contract", ingestRuns, contractRuns},
-		{"vs_connect", ingestRuns, connectRuns},
+		{"vs_connect", ingestRuns, connectRuns}, {"vs_connect_tuned", ingestRuns, connectTunedRuns},
 		{"contract_vs_minimal", contractRuns, minimalRuns}, {"control_vs_minimal", controlRuns, minimalRuns}} {
 		ratios := make([]float64, len(r.of))
 		for i := range r.of {
@@ -203,20 +205,34 @@ func benchProducer(b *testing.B, brokers []string, topic string) *kgo.Client {
 	return cl
 }
 
-// startConnect builds internal/dev/connectbench (Redpanda Connect's engine
-// with an http_server input and a Kafka output answering each POST once
-// Kafka acknowledged it) and runs it producing to connectTopic. It returns
-// its URL and the CPU time of this process and the child together.
-func startConnect(b *testing.B, brokers []string) (string, func() time.Duration) {
-	benchProducer(b, brokers, connectTopic)
+// buildConnect builds internal/dev/connectbench: Redpanda Connect's engine
+// with an http_server input and a Kafka output, answering each POST once
+// Kafka acknowledged it.
+func buildConnect(b *testing.B) string {
 	bin := filepath.Join(b.TempDir(), "connectbench")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = filepath.Join("..", "internal", "dev", "connectbench")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building connectbench: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// connectStandIn is a connectbench process producing to topic.
+type connectStandIn struct {
+	name, url, topic string
+	// cpu is the CPU time of this process and the child together.
+	cpu func() time.Duration
+}
+
+// startConnect runs bin with maxInFlight batches in flight, producing to a
+// topic of its own.
+func startConnect(b *testing.B, bin string, brokers []string, name string, maxInFlight int) connectStandIn {
+	topic := "bench." + name
+	benchProducer(b, brokers, topic)
 	addr := testenv.FreeAddr(b)
-	cmd := exec.Command(bin, "-addr", addr, "-brokers", strings.Join(brokers, ","), "-topic", connectTopic)
+	cmd := exec.Command(bin, "-addr", addr, "-brokers", strings.Join(brokers, ","), "-topic", topic,
+		"-max-in-flight", strconv.Itoa(maxInFlight))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -237,7 +253,8 @@ func startConnect(b *testing.B, brokers []string) (string, func() time.Duration)
 		}
 	}
 	pid := cmd.Process.Pid
-	return "http://" + addr, func() time.Duration { return processCPU() + childCPU(b, pid) }
+	return connectStandIn{name: name, url: "http://" + addr, topic: topic,
+		cpu: func() time.Duration { return processCPU() + childCPU(b, pid) }}
 }
 
 // serveContractHandler serves, on ingest's hardened http.Server, the minimal

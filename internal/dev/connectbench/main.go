@@ -8,8 +8,9 @@
 // Redpanda Connect's Kafka outputs are not part of Benthos, so the output is
 // ours: each batch is produced with franz-go (its defaults but no linger, as
 // the benchmark's minimal handler) and acknowledged once Kafka has all of it.
-// max_in_flight is 64, the load's concurrency, above kafka_franz's default of
-// 10, so that the engine is not held back by it.
+// -max-in-flight defaults to kafka_franz's default, 10; the benchmark also
+// runs it at 64, its load's concurrency, so that the engine is not held back
+// by it.
 //
 // It is a module of its own so that Benthos's dependencies stay out of
 // reftrail's.
@@ -34,20 +35,21 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:4195", "address the http_server input listens on; it serves POST /webhook")
 	brokers := flag.String("brokers", "", "Kafka brokers, comma-separated")
 	topic := flag.String("topic", "", "topic the bodies are produced to")
+	maxInFlight := flag.Int("max-in-flight", 10, "batches the output writes at once (kafka_franz's max_in_flight)")
 	flag.Parse()
-	if *brokers == "" || *topic == "" {
-		fmt.Fprintln(os.Stderr, "connectbench: -brokers and -topic are required")
+	if *brokers == "" || *topic == "" || *maxInFlight < 1 {
+		fmt.Fprintln(os.Stderr, "connectbench: -brokers and -topic are required, -max-in-flight at least 1")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, strings.Split(*brokers, ","), *topic); err != nil {
+	if err := run(ctx, *addr, strings.Split(*brokers, ","), *topic, *maxInFlight); err != nil {
 		fmt.Fprintln(os.Stderr, "connectbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr string, brokers []string, topic string) error {
+func run(ctx context.Context, addr string, brokers []string, topic string, maxInFlight int) error {
 	env := service.NewEnvironment()
 	spec := service.NewConfigSpec().
 		Field(service.NewStringListField("seed_brokers")).
@@ -80,10 +82,10 @@ output:
   kafka_acked:
     seed_brokers: [%s]
     topic: %q
-    max_in_flight: 64
+    max_in_flight: %d
 logger:
   level: ERROR
-`, addr, strings.Join(brokers, ", "), topic)); err != nil {
+`, addr, strings.Join(brokers, ", "), topic, maxInFlight)); err != nil {
 		return err
 	}
 	stream, err := builder.Build()
