@@ -233,8 +233,13 @@ func startConnect(b *testing.B, bin string, brokers []string, name string, maxIn
 	addr := testenv.FreeAddr(b)
 	cmd := exec.Command(bin, "-addr", addr, "-brokers", strings.Join(brokers, ","), "-topic", topic,
 		"-max-in-flight", strconv.Itoa(maxInFlight))
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logPath := filepath.Join(b.TempDir(), name+".log")
+	logs, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logs.Close()
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting connectbench: %v", err)
 	}
@@ -249,7 +254,8 @@ func startConnect(b *testing.B, bin string, brokers []string, name string, maxIn
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("connectbench did not listen on %s within 30s:\n%s", addr, logs.String())
+			out, _ := os.ReadFile(logPath)
+			b.Fatalf("connectbench did not listen on %s within 30s:\n%s", addr, out)
 		}
 	}
 	pid := cmd.Process.Pid
