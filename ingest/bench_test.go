@@ -110,7 +110,6 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	subjects := []struct {
 		name, url string
 		cpu       func() time.Duration
-		runs      []wrkResult
 	}{{name: "bare", url: bare.URL, cpu: processCPU}, {name: "minimal", url: minimal.URL, cpu: processCPU},
 		{name: "ingest", url: in.url, cpu: processCPU}, {name: "control", url: control.URL, cpu: processCPU},
 		{name: "contract", url: contract, cpu: processCPU},
@@ -119,16 +118,14 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	for _, s := range subjects {
 		runWrk(b, wrkPath, script, s.url, s.cpu, time.Second)
 	}
-	ok := map[string]int64{}
+	runs := map[string][]wrkResult{}
 	load := loadAverage()
 
 	b.ResetTimer()
 	for round := range b.N {
 		for i := range subjects {
-			s := &subjects[(i+round)%len(subjects)]
-			r := runWrk(b, wrkPath, script, s.url, s.cpu, wrkDuration)
-			s.runs = append(s.runs, r)
-			ok[s.name] += r.requests
+			s := subjects[(i+round)%len(subjects)]
+			runs[s.name] = append(runs[s.name], runWrk(b, wrkPath, script, s.url, s.cpu, wrkDuration))
 		}
 	}
 	b.StopTimer()
@@ -136,31 +133,30 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 
 	// wrk drops the connections still waiting at the end, so Kafka may hold
 	// a few records more than there were 200s, never fewer.
-	if got := countRaw(b, brokers); got < ok["ingest"] {
-		b.Fatalf("raw topic holds %d records after %d answers of 200", got, ok["ingest"])
+	if got, ok := countRaw(b, brokers), answered(runs["ingest"]); got < ok {
+		b.Fatalf("raw topic holds %d records after %d answers of 200", got, ok)
 	}
 	for _, c := range []connectStandIn{connect, connectTuned} {
-		if got := countRecords(b, brokers, c.topic); got < ok[c.name] {
-			b.Fatalf("%s holds %d records after %d answers of 200 from %s", c.topic, got, ok[c.name], c.name)
+		if got, ok := countRecords(b, brokers, c.topic), answered(runs[c.name]); got < ok {
+			b.Fatalf("%s holds %d records after %d answers of 200 from %s", c.topic, got, ok, c.name)
 		}
 	}
 	for _, s := range subjects {
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.rate }), s.name+"_req/s")
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.cpuPerReq }), s.name+"_cpu_us/req")
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p50 }), s.name+"_p50_ms")
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
+		rs := runs[s.name]
+		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.rate }), s.name+"_req/s")
+		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.cpuPerReq }), s.name+"_cpu_us/req")
+		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.p50 }), s.name+"_p50_ms")
+		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
+		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
 	}
-	bareRuns, minimalRuns, ingestRuns, controlRuns, contractRuns, connectRuns, connectTunedRuns := subjects[0].runs, subjects[1].runs, subjects[2].runs, subjects[3].runs, subjects[4].runs, subjects[5].runs, subjects[6].runs
-	for _, r := range []struct {
-		name     string
-		of, base []wrkResult
-	}{{"vs_bare", ingestRuns, bareRuns}, {"vs_minimal", ingestRuns, minimalRuns}, {"vs_contract", ingestRuns, contractRuns},
-		{"vs_connect", ingestRuns, connectRuns}, {"vs_connect_tuned", ingestRuns, connectTunedRuns},
-		{"contract_vs_minimal", contractRuns, minimalRuns}, {"control_vs_minimal", controlRuns, minimalRuns}} {
-		ratios := make([]float64, len(r.of))
-		for i := range r.of {
-			ratios[i] = r.of[i].rate / r.base[i].rate
+	for _, r := range []struct{ name, of, base string }{
+		{"vs_bare", "ingest", "bare"}, {"vs_minimal", "ingest", "minimal"}, {"vs_contract", "ingest", "contract"},
+		{"vs_connect", "ingest", connect.name}, {"vs_connect_tuned", "ingest", connectTuned.name},
+		{"contract_vs_minimal", "contract", "minimal"}, {"control_vs_minimal", "control", "minimal"}} {
+		of, base := runs[r.of], runs[r.base]
+		ratios := make([]float64, len(of))
+		for i := range of {
+			ratios[i] = of[i].rate / base[i].rate
 		}
 		slices.Sort(ratios)
 		b.ReportMetric(ratios[len(ratios)/2], r.name)
@@ -199,10 +195,15 @@ func benchProducer(b *testing.B, brokers []string, topic string) *kgo.Client {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
+	createBenchTopic(b, cl, topic)
+	return cl
+}
+
+// createBenchTopic creates topic with 3 partitions through cl.
+func createBenchTopic(b *testing.B, cl *kgo.Client, topic string) {
 	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, topic); err != nil {
 		b.Fatalf("creating %s: %v", topic, err)
 	}
-	return cl
 }
 
 // buildConnect builds internal/dev/connectbench: Redpanda Connect's engine
@@ -229,7 +230,12 @@ type connectStandIn struct {
 // topic of its own.
 func startConnect(b *testing.B, bin string, brokers []string, name string, maxInFlight int) connectStandIn {
 	topic := "bench." + name
-	benchProducer(b, brokers, topic)
+	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	createBenchTopic(b, admin, topic)
+	admin.Close()
 	addr := testenv.FreeAddr(b)
 	cmd := exec.Command(bin, "-addr", addr, "-brokers", strings.Join(brokers, ","), "-topic", topic,
 		"-max-in-flight", strconv.Itoa(maxInFlight))
@@ -410,6 +416,16 @@ func loadAverage() float64 {
 	}
 	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
 	return f
+}
+
+// answered is how many 200s the runs got: wrk fails the benchmark on any
+// other answer.
+func answered(runs []wrkResult) int64 {
+	var n int64
+	for _, r := range runs {
+		n += r.requests
+	}
+	return n
 }
 
 func median(runs []wrkResult, value func(wrkResult) float64) float64 {
