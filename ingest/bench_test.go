@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,17 +39,19 @@ const benchConcurrency = 64
 // wrkDuration is how long wrk loads each server in each round.
 const wrkDuration = 3 * time.Second
 
-// minimalTopic and contractTopic are where the minimal and contract handlers
-// produce, on the same Kafka as ingest, so the topics' counts stay apart; the
-// Connect stand-ins produce to topics named after them.
+// The minimal, control and contract handlers produce to topics of their own
+// on the same Kafka as ingest, each through a client of its own, so that
+// two of them loaded at once never share a batch; the Connect stand-ins
+// produce to topics named after them.
 const (
 	minimalTopic  = "bench.minimal"
+	controlTopic  = "bench.control"
 	contractTopic = "bench.contract"
 )
 
 // BenchmarkIngestVsBareHTTP loads seven servers with wrk, a separate process
 // (64 connections, the signed 1.1 KB webhook), one after another in each of
-// b.N rounds, the order rotated every round:
+// b.N rounds, in an order shuffled every round:
 //
 //   - bare: net/http reading the body and answering 200, the ceiling of any
 //     HTTP service on this machine;
@@ -75,8 +78,16 @@ const (
 // and the ratios ingest/bare, ingest/minimal, ingest/contract,
 // ingest/connect, ingest/connect_tuned, contract/minimal and control/minimal
 // (median, min and max of the rounds' ratios). The CPU figures are steadier
-// than requests/s on a shared machine. Every 200 from ingest and from the
-// stand-ins is checked against the records Kafka holds.
+// than requests/s on a shared machine.
+//
+// Runs one after another differ by up to a fifth on this kind of machine,
+// even for the same handler, so each round then loads ingest, the control
+// and the contract handler side by side with the minimal handler, 32
+// connections each, and reports their ratios as *_side_by_side: a slowdown
+// of the machine then hits both servers of a pair alike.
+//
+// Every 200 from ingest and from the stand-ins is checked against the
+// records Kafka holds.
 func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	wrkPath, err := exec.LookPath("wrk")
 	if err != nil {
@@ -96,10 +107,9 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		io.Copy(io.Discard, r.Body)
 	}))
 	defer bare.Close()
-	minimalHandler := minimalDurableHandler(b, brokers)
-	minimal := httptest.NewServer(minimalHandler)
+	minimal := httptest.NewServer(minimalDurableHandler(b, brokers, minimalTopic))
 	defer minimal.Close()
-	control := httptest.NewServer(minimalHandler)
+	control := httptest.NewServer(minimalDurableHandler(b, brokers, controlTopic))
 	defer control.Close()
 	contract := serveContractHandler(b, brokers)
 	connectBin := buildConnect(b)
@@ -121,11 +131,20 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	runs := map[string][]wrkResult{}
 	load := loadAverage()
 
+	// The order is shuffled every round, so that no server always follows
+	// the same one.
+	rng := rand.New(rand.NewPCG(1, 2))
+	sideBySide := map[string][]float64{}
 	b.ResetTimer()
-	for round := range b.N {
-		for i := range subjects {
-			s := subjects[(i+round)%len(subjects)]
+	for range b.N {
+		for _, i := range rng.Perm(len(subjects)) {
+			s := subjects[i]
 			runs[s.name] = append(runs[s.name], runWrk(b, wrkPath, script, s.url, s.cpu, wrkDuration))
+		}
+		for _, p := range []struct{ name, url string }{{"ingest", in.url}, {"control", control.URL}, {"contract", contract}} {
+			of, base := runWrkBeside(b, wrkPath, script, p.url, minimal.URL, wrkDuration)
+			sideBySide[p.name] = append(sideBySide[p.name], of.rate/base.rate)
+			runs[p.name+"_beside"] = append(runs[p.name+"_beside"], of)
 		}
 	}
 	b.StopTimer()
@@ -133,7 +152,7 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 
 	// wrk drops the connections still waiting at the end, so Kafka may hold
 	// a few records more than there were 200s, never fewer.
-	if got, ok := countRaw(b, brokers), answered(runs["ingest"]); got < ok {
+	if got, ok := countRaw(b, brokers), answered(runs["ingest"])+answered(runs["ingest_beside"]); got < ok {
 		b.Fatalf("raw topic holds %d records after %d answers of 200", got, ok)
 	}
 	for _, c := range []connectStandIn{connect, connectTuned} {
@@ -158,11 +177,11 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		for i := range of {
 			ratios[i] = of[i].rate / base[i].rate
 		}
-		slices.Sort(ratios)
-		b.ReportMetric(ratios[len(ratios)/2], r.name)
-		b.ReportMetric(ratios[0], r.name+"_min")
-		b.ReportMetric(ratios[len(ratios)-1], r.name+"_max")
+		reportRatios(b, r.name, ratios)
 	}
+	reportRatios(b, "vs_minimal_side_by_side", sideBySide["ingest"])
+	reportRatios(b, "contract_vs_minimal_side_by_side", sideBySide["contract"])
+	reportRatios(b, "control_vs_minimal_side_by_side", sideBySide["control"])
 	b.ReportMetric(load, "load_avg")
 }
 
@@ -171,8 +190,8 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 // its 10 ms default a synchronous produce waits out the linger on every
 // request, which ingest does not (it sets 0), and the baseline would be slow
 // for a reason that has nothing to do with the work.
-func minimalDurableHandler(b *testing.B, brokers []string) http.Handler {
-	cl := benchProducer(b, brokers, minimalTopic)
+func minimalDurableHandler(b *testing.B, brokers []string, topic string) http.Handler {
+	cl := benchProducer(b, brokers, topic)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -345,9 +364,38 @@ type wrkResult struct {
 // answer other than 2xx. cpu tells the CPU time the server has used.
 func runWrk(b *testing.B, wrkPath, script, url string, cpu func() time.Duration, d time.Duration) wrkResult {
 	cpu0 := cpu()
-	out, err := exec.Command(wrkPath, "-t2", fmt.Sprintf("-c%d", benchConcurrency),
-		fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "10s", "-s", script, url+"/webhook").CombinedOutput()
+	out, err := wrkCommand(wrkPath, script, url, 2, benchConcurrency, d).CombinedOutput()
 	used := cpu() - cpu0
+	r := parseWrk(b, url, out, err)
+	r.cpuPerReq = float64(used.Microseconds()) / float64(r.requests)
+	return r
+}
+
+// runWrkBeside loads two servers at the same moment for d, each with one wrk
+// thread and half the connections: whatever slows the machine down then
+// slows both, and the ratio of their rates is steadier than that of two runs
+// one after the other. It leaves cpuPerReq unset: the servers share this
+// process.
+func runWrkBeside(b *testing.B, wrkPath, script, url, besideURL string, d time.Duration) (of, beside wrkResult) {
+	var besideOut []byte
+	var besideErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		besideOut, besideErr = wrkCommand(wrkPath, script, besideURL, 1, benchConcurrency/2, d).CombinedOutput()
+	}()
+	out, err := wrkCommand(wrkPath, script, url, 1, benchConcurrency/2, d).CombinedOutput()
+	<-done
+	return parseWrk(b, url, out, err), parseWrk(b, besideURL, besideOut, besideErr)
+}
+
+func wrkCommand(wrkPath, script, url string, threads, connections int, d time.Duration) *exec.Cmd {
+	return exec.Command(wrkPath, fmt.Sprintf("-t%d", threads), fmt.Sprintf("-c%d", connections),
+		fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "10s", "-s", script, url+"/webhook")
+}
+
+// parseWrk reads the summary line of wrkScript from wrk's output.
+func parseWrk(b *testing.B, url string, out []byte, err error) wrkResult {
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -373,12 +421,11 @@ func runWrk(b *testing.B, wrkPath, script, url string, cpu func() time.Duration,
 		b.Fatalf("wrk against %s: %d requests, %d errors (connect, read, write, status, timeout: %v)", url, f[0], errs, f[2:7])
 	}
 	return wrkResult{
-		requests:  f[0],
-		rate:      float64(f[0]) / (float64(f[1]) / 1e6),
-		cpuPerReq: float64(used.Microseconds()) / float64(f[0]),
-		p50:       float64(f[7]) / 1000,
-		p99:       float64(f[8]) / 1000,
-		p999:      float64(f[9]) / 1000,
+		requests: f[0],
+		rate:     float64(f[0]) / (float64(f[1]) / 1e6),
+		p50:      float64(f[7]) / 1000,
+		p99:      float64(f[8]) / 1000,
+		p999:     float64(f[9]) / 1000,
 	}
 }
 
@@ -416,6 +463,15 @@ func loadAverage() float64 {
 	}
 	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
 	return f
+}
+
+// reportRatios reports the median, min and max of ratios as name,
+// name_min and name_max.
+func reportRatios(b *testing.B, name string, ratios []float64) {
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], name)
+	b.ReportMetric(ratios[0], name+"_min")
+	b.ReportMetric(ratios[len(ratios)-1], name+"_max")
 }
 
 // answered is how many 200s the runs got: wrk fails the benchmark on any
