@@ -134,17 +134,18 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	// The order is shuffled every round, so that no server always follows
 	// the same one.
 	rng := rand.New(rand.NewPCG(1, 2))
-	sideBySide := map[string][]float64{}
 	b.ResetTimer()
 	for range b.N {
 		for _, i := range rng.Perm(len(subjects)) {
 			s := subjects[i]
 			runs[s.name] = append(runs[s.name], runWrk(b, wrkPath, script, s.url, s.cpu, wrkDuration))
 		}
+		// Side-by-side runs are kept as "<name>_beside", and the minimal
+		// handler's beside it as "minimal_beside_<name>".
 		for _, p := range []struct{ name, url string }{{"ingest", in.url}, {"control", control.URL}, {"contract", contract}} {
 			of, base := runWrkBeside(b, wrkPath, script, p.url, minimal.URL, wrkDuration)
-			sideBySide[p.name] = append(sideBySide[p.name], of.rate/base.rate)
 			runs[p.name+"_beside"] = append(runs[p.name+"_beside"], of)
+			runs["minimal_beside_"+p.name] = append(runs["minimal_beside_"+p.name], base)
 		}
 	}
 	b.StopTimer()
@@ -171,17 +172,20 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 	for _, r := range []struct{ name, of, base string }{
 		{"vs_bare", "ingest", "bare"}, {"vs_minimal", "ingest", "minimal"}, {"vs_contract", "ingest", "contract"},
 		{"vs_connect", "ingest", connect.name}, {"vs_connect_tuned", "ingest", connectTuned.name},
-		{"contract_vs_minimal", "contract", "minimal"}, {"control_vs_minimal", "control", "minimal"}} {
+		{"contract_vs_minimal", "contract", "minimal"}, {"control_vs_minimal", "control", "minimal"},
+		{"vs_minimal_side_by_side", "ingest_beside", "minimal_beside_ingest"},
+		{"contract_vs_minimal_side_by_side", "contract_beside", "minimal_beside_contract"},
+		{"control_vs_minimal_side_by_side", "control_beside", "minimal_beside_control"}} {
 		of, base := runs[r.of], runs[r.base]
 		ratios := make([]float64, len(of))
 		for i := range of {
 			ratios[i] = of[i].rate / base[i].rate
 		}
-		reportRatios(b, r.name, ratios)
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], r.name)
+		b.ReportMetric(ratios[0], r.name+"_min")
+		b.ReportMetric(ratios[len(ratios)-1], r.name+"_max")
 	}
-	reportRatios(b, "vs_minimal_side_by_side", sideBySide["ingest"])
-	reportRatios(b, "contract_vs_minimal_side_by_side", sideBySide["contract"])
-	reportRatios(b, "control_vs_minimal_side_by_side", sideBySide["control"])
 	b.ReportMetric(load, "load_avg")
 }
 
@@ -389,6 +393,7 @@ func runWrkBeside(b *testing.B, wrkPath, script, url, besideURL string, d time.D
 	return parseWrk(b, url, out, err), parseWrk(b, besideURL, besideOut, besideErr)
 }
 
+// wrkCommand runs wrkScript against url's /webhook.
 func wrkCommand(wrkPath, script, url string, threads, connections int, d time.Duration) *exec.Cmd {
 	return exec.Command(wrkPath, fmt.Sprintf("-t%d", threads), fmt.Sprintf("-c%d", connections),
 		fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "10s", "-s", script, url+"/webhook")
@@ -463,15 +468,6 @@ func loadAverage() float64 {
 	}
 	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
 	return f
-}
-
-// reportRatios reports the median, min and max of ratios as name,
-// name_min and name_max.
-func reportRatios(b *testing.B, name string, ratios []float64) {
-	slices.Sort(ratios)
-	b.ReportMetric(ratios[len(ratios)/2], name)
-	b.ReportMetric(ratios[0], name+"_min")
-	b.ReportMetric(ratios[len(ratios)-1], name+"_max")
 }
 
 // answered is how many 200s the runs got: wrk fails the benchmark on any
