@@ -1,0 +1,100 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reftrail/reftrail/internal/dev/kafkatest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
+)
+
+// BenchmarkIngestVsBefore loads this tree's ingest side by side with another
+// build of it, INGEST_BENCH_BEFORE (the path of an ingest binary, say one
+// built at an earlier commit), to tell what a change did to its speed and
+// latency. Both run as child processes on the same kfake; in each of b.N
+// rounds two wrk processes load them at the same moment for 3 s, 32
+// connections each, so that a slowdown of the machine hits both alike. It
+// reports the median, lowest and highest of the rounds' ratios of requests/s
+// (this tree's over the other's), and each one's p50/p99/p99.9 latency as
+// medians over the rounds. Skipped unless INGEST_BENCH_BEFORE is set:
+//
+//	git worktree add /tmp/before <commit>
+//	(cd /tmp/before && go build -o /tmp/ingest-before ./ingest)
+//	INGEST_BENCH_BEFORE=/tmp/ingest-before go test -run '^$' -bench IngestVsBefore -benchtime 8x ./ingest
+func BenchmarkIngestVsBefore(b *testing.B) {
+	before := os.Getenv("INGEST_BENCH_BEFORE")
+	if before == "" {
+		b.Skip("INGEST_BENCH_BEFORE names no ingest binary to compare with")
+	}
+	wrkPath, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Fatal("wrk is not installed")
+	}
+	body, err := os.ReadFile("testdata/instagram_referral_batch.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	script := wrkScript(b, body, signed(body))
+	current := filepath.Join(b.TempDir(), "ingest")
+	if out, err := exec.Command("go", "build", "-o", current, ".").CombinedOutput(); err != nil {
+		b.Fatalf("building ingest: %v\n%s", err, out)
+	}
+	brokers := kafkatest.Brokers(b)
+	currentURL, beforeURL := startIngestBinary(b, current, brokers), startIngestBinary(b, before, brokers)
+	// A short warm-up: connections, Kafka metadata, the heap's size.
+	runWrkBeside(b, wrkPath, script, currentURL, beforeURL, time.Second)
+
+	var currentRuns, beforeRuns []wrkResult
+	b.ResetTimer()
+	for range b.N {
+		c, p := runWrkBeside(b, wrkPath, script, currentURL, beforeURL, wrkDuration)
+		currentRuns, beforeRuns = append(currentRuns, c), append(beforeRuns, p)
+	}
+	b.StopTimer()
+
+	ratios := make([]float64, len(currentRuns))
+	for i := range currentRuns {
+		ratios[i] = currentRuns[i].rate / beforeRuns[i].rate
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "vs_before_side_by_side")
+	b.ReportMetric(ratios[0], "vs_before_side_by_side_min")
+	b.ReportMetric(ratios[len(ratios)-1], "vs_before_side_by_side_max")
+	rate := func(r wrkResult) float64 { return r.rate }
+	for _, s := range []struct {
+		name string
+		runs []wrkResult
+	}{{"ingest", currentRuns}, {"before", beforeRuns}} {
+		b.ReportMetric(median(s.runs, rate), s.name+"_req/s")
+		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p50 }), s.name+"_p50_ms")
+		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
+		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
+	}
+}
+
+// startIngestBinary runs the ingest binary bin on brokers, logging only
+// errors, and returns its URL once it is ready.
+func startIngestBinary(b *testing.B, bin string, brokers []string) string {
+	addr, admin := testenv.FreeAddr(b), testenv.FreeAddr(b)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(brokers, ","), "INGEST_ADDR="+addr, "METRICS_ADDR="+admin,
+		"META_APP_SECRETS="+testSecret+","+testSecondAppSecret, "META_VERIFY_TOKEN="+testVerifyToken,
+		"TOPIC_PARTITIONS=3", "LOG_LEVEL=error")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting %s: %v", bin, err)
+	}
+	// Stop exactly the process this benchmark started, by its pid.
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	testenv.WaitReadyz(b, "http://"+admin, http.StatusOK, 20*time.Second)
+	return "http://" + addr
+}
