@@ -148,7 +148,7 @@ func benchSinkThroughput(b *testing.B, srv *chtest.Server, evs []event.Event, re
 	var ratios, sinkRates, afterReady, sinkCPUs []float64
 	var peak int64
 	for range rounds {
-		run := runSink(b, srv, records, batchRows)
+		run := runSink(b, srv, conn, records, batchRows)
 		waitMerged(b, conn)
 		rate, cpu := insertDirect(b, srv, evs, batchRows)
 		ratios = append(ratios, run.rate/((directRates[len(directRates)-1]+rate)/2))
@@ -173,14 +173,14 @@ func benchSinkThroughput(b *testing.B, srv *chtest.Server, evs []event.Event, re
 
 // runSink produces records to a new Kafka cluster (the sink's consumer group
 // starts there from the first offset) and times a sink child writing them into
-// a new database of srv. The clock starts before the child does, so the
-// process's start-up, migrations and group join count against the sink.
-func runSink(b *testing.B, srv *chtest.Server, records []*kgo.Record, batchRows int) sinkRun {
+// a new database of srv, which conn reaches. The clock starts before the child
+// does, so the process's start-up, migrations and group join count against
+// the sink.
+func runSink(b *testing.B, srv *chtest.Server, conn driver.Conn, records []*kgo.Record, batchRows int) sinkRun {
 	b.Helper()
 	cluster := kafkatest.NewFake(b, kfake.SeedTopics(partitions, eventsTopic, dlqTopic))
 	defer cluster.Close()
 	produce(b, cluster.ListenAddrs(), records)
-	conn := srv.Conn(b, "")
 	waitMerged(b, conn)
 
 	db := srv.NewDatabase(b)
@@ -204,6 +204,7 @@ func runSink(b *testing.B, srv *chtest.Server, records []*kgo.Record, batchRows 
 	}
 }
 
+// perEvent is d in µs per event.
 func perEvent(d time.Duration, events int) float64 {
 	return float64(d.Microseconds()) / float64(events)
 }
