@@ -5,8 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,24 +62,9 @@ func BenchmarkIngestVsBefore(b *testing.B) {
 	if got, ok := countRaw(b, brokers), answered(currentRuns)+answered(beforeRuns); got < ok {
 		b.Fatalf("raw topic holds %d records after %d answers of 200", got, ok)
 	}
-	ratios := make([]float64, len(currentRuns))
-	for i := range currentRuns {
-		ratios[i] = currentRuns[i].rate / beforeRuns[i].rate
-	}
-	slices.Sort(ratios)
-	b.ReportMetric(ratios[len(ratios)/2], "vs_before_side_by_side")
-	b.ReportMetric(ratios[0], "vs_before_side_by_side_min")
-	b.ReportMetric(ratios[len(ratios)-1], "vs_before_side_by_side_max")
-	rate := func(r wrkResult) float64 { return r.rate }
-	for _, s := range []struct {
-		name string
-		runs []wrkResult
-	}{{"ingest", currentRuns}, {"before", beforeRuns}} {
-		b.ReportMetric(median(s.runs, rate), s.name+"_req/s")
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p50 }), s.name+"_p50_ms")
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
-		b.ReportMetric(median(s.runs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
-	}
+	reportRatio(b, "vs_before_side_by_side", currentRuns, beforeRuns)
+	reportRuns(b, "ingest", currentRuns)
+	reportRuns(b, "before", beforeRuns)
 }
 
 // startIngestBinary runs the ingest binary bin on brokers, logging only
@@ -89,9 +72,10 @@ func BenchmarkIngestVsBefore(b *testing.B) {
 func startIngestBinary(b *testing.B, bin string, brokers []string) string {
 	addr, admin := testenv.FreeAddr(b), testenv.FreeAddr(b)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(brokers, ","), "INGEST_ADDR="+addr, "METRICS_ADDR="+admin,
-		"META_APP_SECRETS="+testSecret+","+testSecondAppSecret, "META_VERIFY_TOKEN="+testVerifyToken,
-		"TOPIC_PARTITIONS=3", "LOG_LEVEL=error")
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=error")
+	for k, v := range testVars(brokers, addr, admin) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting %s: %v", bin, err)

@@ -162,12 +162,8 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		}
 	}
 	for _, s := range subjects {
-		rs := runs[s.name]
-		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.rate }), s.name+"_req/s")
-		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.cpuPerReq }), s.name+"_cpu_us/req")
-		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.p50 }), s.name+"_p50_ms")
-		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.p99 }), s.name+"_p99_ms")
-		b.ReportMetric(median(rs, func(r wrkResult) float64 { return r.p999 }), s.name+"_p99.9_ms")
+		reportRuns(b, s.name, runs[s.name])
+		b.ReportMetric(median(runs[s.name], func(r wrkResult) float64 { return r.cpuPerReq }), s.name+"_cpu_us/req")
 	}
 	for _, r := range []struct{ name, of, base string }{
 		{"vs_bare", "ingest", "bare"}, {"vs_minimal", "ingest", "minimal"}, {"vs_contract", "ingest", "contract"},
@@ -176,17 +172,31 @@ func BenchmarkIngestVsBareHTTP(b *testing.B) {
 		{"vs_minimal_side_by_side", "ingest_beside", "minimal_beside_ingest"},
 		{"contract_vs_minimal_side_by_side", "contract_beside", "minimal_beside_contract"},
 		{"control_vs_minimal_side_by_side", "control_beside", "minimal_beside_control"}} {
-		of, base := runs[r.of], runs[r.base]
-		ratios := make([]float64, len(of))
-		for i := range of {
-			ratios[i] = of[i].rate / base[i].rate
-		}
-		slices.Sort(ratios)
-		b.ReportMetric(ratios[len(ratios)/2], r.name)
-		b.ReportMetric(ratios[0], r.name+"_min")
-		b.ReportMetric(ratios[len(ratios)-1], r.name+"_max")
+		reportRatio(b, r.name, runs[r.of], runs[r.base])
 	}
 	b.ReportMetric(load, "load_avg")
+}
+
+// reportRuns reports the median requests/s and p50/p99/p99.9 latency of
+// name's runs.
+func reportRuns(b *testing.B, name string, runs []wrkResult) {
+	b.ReportMetric(median(runs, func(r wrkResult) float64 { return r.rate }), name+"_req/s")
+	b.ReportMetric(median(runs, func(r wrkResult) float64 { return r.p50 }), name+"_p50_ms")
+	b.ReportMetric(median(runs, func(r wrkResult) float64 { return r.p99 }), name+"_p99_ms")
+	b.ReportMetric(median(runs, func(r wrkResult) float64 { return r.p999 }), name+"_p99.9_ms")
+}
+
+// reportRatio reports as name the median, and as name_min and name_max the
+// lowest and highest, of the rounds' ratios of requests/s, of[i] over base[i].
+func reportRatio(b *testing.B, name string, of, base []wrkResult) {
+	ratios := make([]float64, len(of))
+	for i := range of {
+		ratios[i] = of[i].rate / base[i].rate
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], name)
+	b.ReportMetric(ratios[0], name+"_min")
+	b.ReportMetric(ratios[len(ratios)-1], name+"_max")
 }
 
 // minimalDurableHandler reads the body and answers 200 once Kafka

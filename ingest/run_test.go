@@ -48,12 +48,10 @@ func startIngest(t testing.TB, brokers []string, env map[string]string) *ingestU
 	return in
 }
 
-// launchIngest runs ingest as startIngest does, logging to logs, without
-// waiting for /readyz.
-func launchIngest(t testing.TB, brokers []string, env map[string]string, logs io.Writer) *ingestUnderTest {
-	t.Helper()
-	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	vars := map[string]string{
+// testVars is the configuration of an ingest under test on brokers, serving
+// webhooks on addr and /readyz on adminAddr.
+func testVars(brokers []string, addr, adminAddr string) map[string]string {
+	return map[string]string{
 		"KAFKA_BROKERS":     strings.Join(brokers, ","),
 		"INGEST_ADDR":       addr,
 		"METRICS_ADDR":      adminAddr,
@@ -61,6 +59,14 @@ func launchIngest(t testing.TB, brokers []string, env map[string]string, logs io
 		"META_VERIFY_TOKEN": testVerifyToken,
 		"TOPIC_PARTITIONS":  "3",
 	}
+}
+
+// launchIngest runs ingest as startIngest does, logging to logs, without
+// waiting for /readyz.
+func launchIngest(t testing.TB, brokers []string, env map[string]string, logs io.Writer) *ingestUnderTest {
+	t.Helper()
+	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	vars := testVars(brokers, addr, adminAddr)
 	for k, v := range env {
 		vars[k] = v
 	}
