@@ -58,7 +58,7 @@ import (
 // Each storage runs the default BATCH_ROWS (10000) and 50000, a setting for
 // catching up a backlog: fewer, larger parts leave ClickHouse less to merge.
 func BenchmarkIntegrationSinkThroughput(b *testing.B) {
-	n, rounds := positiveEnv(b, "SINK_BENCH_EVENTS", 500000), positiveEnv(b, "SINK_BENCH_ROUNDS", 3)
+	n, rounds := testenv.PositiveInt(b, "SINK_BENCH_EVENTS", 500000), testenv.PositiveInt(b, "SINK_BENCH_ROUNDS", 3)
 	evs := planEvents(b, n)
 	records := eventRecords(b, evs)
 	batchSizes := func(b *testing.B, srv *chtest.Server) {
@@ -109,20 +109,6 @@ func planEvents(b *testing.B, n int) []event.Event {
 
 // tmpfsMagic is the f_type statfs(2) reports for a tmpfs.
 const tmpfsMagic = 0x01021994
-
-// positiveEnv reads the positive integer in the environment variable name,
-// or def when it is unset.
-func positiveEnv(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // sinkRun is what one run of the sink child measured.
 type sinkRun struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/reftrail/reftrail/internal/chstore"
 	"github.com/reftrail/reftrail/internal/dev/bulkload"
 	"github.com/reftrail/reftrail/internal/dev/chtest"
+	"github.com/reftrail/reftrail/internal/dev/testenv"
 )
 
 // BenchmarkIntegrationReads measures the read API over a large data set: the
@@ -35,13 +36,7 @@ import (
 //	CLICKHOUSE_ADDR=127.0.0.1:9000 READS_BENCH_DATABASE=reads10m \
 //	  go test -run '^$' -bench Reads -benchtime 1x -timeout 2h ./internal/chstore
 func BenchmarkIntegrationReads(b *testing.B) {
-	want := 10_000_000
-	if v := os.Getenv("READS_BENCH_EVENTS"); v != "" {
-		var err error
-		if want, err = strconv.Atoi(v); err != nil || want <= 0 {
-			b.Fatalf("READS_BENCH_EVENTS=%q: want a positive integer", v)
-		}
-	}
+	want := testenv.PositiveInt(b, "READS_BENCH_EVENTS", 10_000_000)
 	srv := chtest.Start(b)
 	db := os.Getenv("READS_BENCH_DATABASE")
 	if db == "" {

@@ -1,11 +1,13 @@
 // Package testenv holds what reftrail's tests share about their environment:
 // the rule that a missing dependency skips a test locally but fails it in CI,
-// and free local addresses for services under test.
+// free local addresses for services under test, and the sizes benchmarks read
+// from the environment.
 package testenv
 
 import (
 	"net"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -29,4 +31,19 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// PositiveInt reads the positive integer in the environment variable name,
+// or returns def when it is unset; any other value fails t.
+func PositiveInt(t testing.TB, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
 }
